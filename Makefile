@@ -1,0 +1,65 @@
+# wavezoom: make targets. Every target that runs Python depends on the venv stamp, so a fresh
+# clone needs no manual step. Pass Hydra overrides with ARGS="key=value ...".
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+NP ?= 2
+ARGS ?=
+SWEEP ?= results/sweeps/grid
+
+# Interpreters tried in order: $(PYTHON) if given, python3.12/3.13/python3 on PATH, then pyenv's.
+PY_CANDIDATES = $(PYTHON) python3.12 python3.13 python3 \
+	$(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3) \
+	$(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3)
+PIP_NOISE := is ignored: it is neither a file nor a directory
+
+.PHONY: help setup data train grid submodel tables report all test test-fast test-mpi lint bench clean
+
+help: ## list the targets
+	@echo "wavezoom targets (overrides: make <target> ARGS='key=value ...'):"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@py=""; for c in $(PY_CANDIDATES); do \
+	  if command -v "$$c" >/dev/null 2>&1 && "$$c" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then py="$$c"; break; fi; \
+	done; \
+	if [ -z "$$py" ]; then \
+	  echo "error: no Python >= 3.12 found (DOLFINx 0.11 needs it). Tried: $(PY_CANDIDATES)." >&2; \
+	  echo "       Install one (e.g. 'pyenv install 3.12') or pass PYTHON=/path/to/python3.12." >&2; exit 1; \
+	fi; \
+	if [ -x $(PY) ] && ! $(PY) -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then rm -rf $(VENV); fi; \
+	echo "setup: building $(VENV) with $$py ($$("$$py" --version)); torch is a large download, allow a few minutes"; \
+	[ -x $(PY) ] || "$$py" -m venv $(VENV); \
+	{ $(PY) -m pip install --progress-bar off -q -e '.[dev]' 2>&1 | grep -v '$(PIP_NOISE)' || true; }; \
+	$(PY) -c 'import dolfinx_solver, dolfinx, torch, h5py, hydra' || { echo "error: the venv is incomplete; see pip's messages above" >&2; exit 1; }; \
+	touch $@; echo "setup: ready ($(VENV))"
+
+setup: $(STAMP) ## create .venv (Python >= 3.12) and install the project with dev extras
+
+data: $(STAMP) ## generate the default dataset (small preset) under data/
+	$(PY) -m pipeline.data $(ARGS)
+
+test: $(STAMP) ## run the test suite, then the MPI tests under mpirun -n $(NP)
+	$(PY) -m pytest $(ARGS)
+	$(MAKE) --no-print-directory test-mpi
+
+test-fast: $(STAMP) ## run the tests not marked slow (serial only)
+	$(PY) -m pytest -m "not slow" $(ARGS)
+
+test-mpi: $(STAMP) ## run the tests marked mpi under mpirun -n $(NP)
+	$(VENV)/bin/mpirun -n $(NP) $(PY) -m pytest -m mpi -q -p no:cacheprovider $(ARGS)
+
+lint: $(STAMP) ## ruff check and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+bench: $(STAMP) ## benchmarks: FE solver throughput and bandwidth, surrogate layer speed
+	$(PY) -m pipeline.bench $(ARGS)
+
+clean: ## remove caches and generated results (keeps data/ and .venv)
+	rm -rf .pytest_cache .ruff_cache outputs multirun
+	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +
