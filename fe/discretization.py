@@ -135,7 +135,8 @@ class Discretization:
     def grid_index(self, origin: tuple[float, float], rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
         """Owned dofs lying on the node grid ``origin + (j hx, i hy)``, ``0 <= i < rows, 0 <= j < cols``.
 
-        Returns (dofs, ij) with ``ij[k] = (i, j)`` the grid row (y) and column (x) of ``dofs[k]``.
+        Returns (dofs, ij) in row-major grid order, ``ij[k] = (i, j)`` the grid row (y) and column (x)
+        of ``dofs[k]``.
         P1 dofs of a rectangle mesh sit exactly on the vertices, so rounding is exact.
         """
         xy = self.coords[: self.n_owned]
@@ -143,18 +144,20 @@ class Discretization:
         fj = (xy[:, 0] - origin[0]) / self.rect.hx
         i, j = np.rint(fi).astype(np.int64), np.rint(fj).astype(np.int64)
         on_grid = (np.abs(fi - i) < 1e-8) & (np.abs(fj - j) < 1e-8)
-        inside = on_grid & (i >= 0) & (i < rows) & (j >= 0) & (j < cols)
-        dofs = np.flatnonzero(inside)
+        inside = np.flatnonzero(on_grid & (i >= 0) & (i < rows) & (j >= 0) & (j < cols))
+        dofs = inside[np.argsort(i[inside] * cols + j[inside], kind="stable")]
         return dofs, np.stack([i[dofs], j[dofs]], axis=1)
 
     def gather_grid(self, ij: np.ndarray, values: np.ndarray, shape: tuple[int, int]) -> np.ndarray | None:
-        """Collective: assemble owned grid values ``values[k, ...]`` at ``ij[k]`` into a full
-        ``(..., rows, cols)`` array on rank 0 (``None`` elsewhere)."""
-        parts = self.comm.gather((ij, values), root=0)
+        """Collective: owned grid values ``values[..., k]`` at ``ij[k]`` assembled into a
+        ``(..., rows * cols)`` array in row-major grid order on rank 0 (``None`` elsewhere)."""
+        parts = self.comm.gather((ij, values), root=0) if self.comm.size > 1 else [(ij, values)]
         if self.comm.rank != 0:
             return None
-        trailing = values.shape[1:]
-        out = np.zeros((*shape, *trailing), dtype=values.dtype)
+        rows, cols = shape
+        if len(parts) == 1 and ij.shape[0] == rows * cols:
+            return values  # serial: the dofs are already in grid order
+        out = np.zeros((*values.shape[:-1], rows * cols), dtype=values.dtype)
         for ij_r, val_r in parts:
-            out[ij_r[:, 0], ij_r[:, 1]] = val_r
-        return np.moveaxis(out, (0, 1), (-2, -1))
+            out[..., ij_r[:, 0] * cols + ij_r[:, 1]] = val_r
+        return out

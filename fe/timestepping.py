@@ -169,10 +169,13 @@ class CentralDifferenceStepper(BlockStepper):
         super().__init__(disc, dt, n_samples, fixed, data, record)
         scale = (c * dt) ** 2 / disc.lumped_mass
         scale[self.fixed_owned] = 0.0
-        # -dt^2 c^2 M_L^-1 K with fixed rows zeroed, added in place to 2u^n - u^{n-1} each step.
+        # dt^2 a = -dt^2 c^2 M_L^-1 K u, with fixed rows zeroed (their acceleration is imposed).
         self._kt = (sp.diags(-scale) @ disc.stiffness).tocsr()
-        self._kt.sort_indices()
         self._kt_rec = self._kt[self.record]
+        # The leapfrog update u^{n+1} = (2I + Kt) u^n - u^{n-1} as one product added in place.
+        two = sp.eye(disc.n_owned, disc.n_local, format="csr") * 2.0
+        self._step_op = (self._kt + two).tocsr()
+        self._step_op.sort_indices()
         self.src = sources.scaled(scale)
         rec_pos = {int(r): i for i, r in enumerate(self.record)}
         in_rec = np.array([int(r) in rec_pos for r in self.src.rows], dtype=bool)
@@ -184,11 +187,10 @@ class CentralDifferenceStepper(BlockStepper):
         )
         self._cur, self._prev = disc.block_vector(n_samples), disc.block_vector(n_samples)
 
-    def _matvec_add(self, u: np.ndarray, out: np.ndarray) -> None:
-        """``out += Kt u`` for the whole block, in place (scipy's CSR x dense kernel)."""
-        k = self._kt
+    def _matvec_add(self, op: sp.csr_matrix, u: np.ndarray, out: np.ndarray) -> None:
+        """``out += op u`` for the whole block, in place (scipy's CSR x dense kernel, no temporary)."""
         _sparsetools.csr_matvecs(
-            k.shape[0], k.shape[1], self.b, k.indptr, k.indices, k.data, u.ravel(), out.ravel()
+            op.shape[0], op.shape[1], self.b, op.indptr, op.indices, op.data, u.ravel(), out.ravel()
         )
 
     def start(self, u0: np.ndarray | None = None, v0: np.ndarray | None = None) -> None:
@@ -201,7 +203,7 @@ class CentralDifferenceStepper(BlockStepper):
         if v0 is not None:
             prev[:n] -= self.dt * v0
         dt2a = np.zeros((n, self.b))
-        self._matvec_add(cur, dt2a)
+        self._matvec_add(self._kt, cur, dt2a)
         self.src.add_to(dt2a, 0.0)
         prev[:n] += 0.5 * dt2a
         self._prev.scatter_forward()
@@ -211,9 +213,8 @@ class CentralDifferenceStepper(BlockStepper):
         """``t_n -> t_{n+1}``; the buffer that held ``u^{n-1}`` receives ``u^{n+1}``."""
         n = self.disc.n_owned
         cur, nxt = self.view(self._cur), self.view(self._prev)[:n]
-        np.subtract(cur[:n], nxt, out=nxt)
-        nxt += cur[:n]
-        self._matvec_add(cur, nxt)
+        np.negative(nxt, out=nxt)
+        self._matvec_add(self._step_op, cur, nxt)
         self.src.add_to(nxt, self.t)
         self.n += 1
         self.t = self.n * self.dt

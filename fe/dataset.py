@@ -1,0 +1,177 @@
+"""The HDF5 contract between the data stage and everything after it (documented in data/README.md).
+
+One file per split. Datasets: ``params`` (N, 3) as (omega, xs, ys); ``design/unit`` (N, 3) the LHS
+points they came from; ``t`` (NT,); ``zone/x`` (W,), ``zone/y`` (H,); ``u`` and ``v`` (N, NT, H, W)
+float64, one chunk per sample, gzip-compressed; ``boundary/index`` (B, 2) the (row, col) of the
+ordered boundary loop; ``done`` (N,) bool. Root attributes: ``schema_version``, ``config`` (resolved
+config, YAML), ``fingerprint`` (hash of what determines the data), ``versions`` (JSON), ``git_revision``,
+``created``, ``design``, ``split``, ``complete``.
+
+Only h5py and numpy here: the surrogate stage loads datasets without DOLFINx.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+SCHEMA_VERSION = 1
+
+
+class DatasetError(ValueError):
+    """A missing, incomplete, corrupt or incompatible dataset file."""
+
+
+@dataclass
+class Dataset:
+    """A loaded split. Fields are ``(N, NT, H, W)``; ``boundary_index`` is ``(B, 2)``."""
+
+    path: Path
+    params: np.ndarray
+    t: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    boundary_index: np.ndarray
+    attrs: dict = field(default_factory=dict)
+
+    @property
+    def boundary_u(self) -> np.ndarray:
+        return self.u[..., self.boundary_index[:, 0], self.boundary_index[:, 1]]
+
+    @property
+    def boundary_v(self) -> np.ndarray:
+        return self.v[..., self.boundary_index[:, 0], self.boundary_index[:, 1]]
+
+    def subset(self, idx) -> Dataset:
+        return Dataset(
+            self.path,
+            self.params[idx],
+            self.t,
+            self.x,
+            self.y,
+            self.u[idx],
+            self.v[idx],
+            self.boundary_index,
+            self.attrs,
+        )
+
+
+def create(
+    path: Path,
+    params: np.ndarray,
+    unit: np.ndarray,
+    t: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    boundary_index: np.ndarray,
+    attrs: dict,
+) -> None:
+    """Create a file with every sample pending (``done`` all False)."""
+    n, nt, h, w = params.shape[0], t.size, y.size, x.size
+    with h5py.File(path, "w") as f:
+        f["params"] = params
+        f["design/unit"] = unit
+        f["t"] = t
+        f["zone/x"] = x
+        f["zone/y"] = y
+        f["boundary/index"] = boundary_index
+        for name in ("u", "v"):
+            f.create_dataset(
+                name,
+                shape=(n, nt, h, w),
+                dtype="f8",
+                chunks=(1, nt, h, w),
+                compression="gzip",
+                compression_opts=4,
+                shuffle=True,
+            )
+        f["done"] = np.zeros(n, dtype=bool)
+        f.attrs["schema_version"] = SCHEMA_VERSION
+        f.attrs["complete"] = False
+        for key, value in attrs.items():
+            f.attrs[key] = value if isinstance(value, str | int | float | bool) else json.dumps(value)
+
+
+def write_samples(path: Path, idx: np.ndarray, u: np.ndarray, v: np.ndarray) -> None:
+    """Store finished samples and mark them done; the file is closed (consistent) on return."""
+    with h5py.File(path, "r+") as f:
+        for k, i in enumerate(idx):
+            f["u"][i] = u[k]
+            f["v"][i] = v[k]
+        done = f["done"][...]
+        done[idx] = True
+        f["done"][...] = done
+
+
+def mark_complete(path: Path) -> None:
+    with h5py.File(path, "r+") as f:
+        if not f["done"][...].all():
+            raise DatasetError(
+                f"{path}: cannot mark complete, {int((~f['done'][...]).sum())} samples pending"
+            )
+        f.attrs["complete"] = True
+
+
+def read_attrs(path: Path) -> dict:
+    """Root attributes and the done mask; DatasetError if the file cannot be read."""
+    try:
+        with h5py.File(path, "r") as f:
+            attrs = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in f.attrs.items()}
+            attrs["done"] = f["done"][...] if "done" in f else None
+            return attrs
+    except (OSError, KeyError) as err:
+        raise DatasetError(f"{path}: not a readable wavezoom dataset ({err})") from err
+
+
+def _check(path: Path, attrs: dict) -> None:
+    version = attrs.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise DatasetError(
+            f"{path}: schema_version {version!r}, this code reads {SCHEMA_VERSION}; "
+            "regenerate the dataset with this version of wavezoom"
+        )
+    done = attrs["done"]
+    if done is None or not attrs.get("complete") or not done.all():
+        n_pending = "?" if done is None else int((~done).sum())
+        raise DatasetError(
+            f"{path}: incomplete dataset ({n_pending} samples pending); finish it by "
+            "re-running the data stage with the same config"
+        )
+
+
+def load(path: str | Path) -> Dataset:
+    """Open a complete split, checking the schema version and the done mask."""
+    path = Path(path)
+    if not path.is_file():
+        partial = path.with_name(path.name + ".partial")
+        hint = (
+            f" (an unfinished {partial.name} exists: re-run the data stage to finish it)"
+            if partial.exists()
+            else ""
+        )
+        raise DatasetError(
+            f"{path}: no such dataset{hint}; generate it with 'make data' or python -m pipeline.data"
+        )
+    attrs = read_attrs(path)
+    _check(path, attrs)
+    try:
+        with h5py.File(path, "r") as f:
+            return Dataset(
+                path,
+                f["params"][...],
+                f["t"][...],
+                f["zone/x"][...],
+                f["zone/y"][...],
+                f["u"][...],
+                f["v"][...],
+                f["boundary/index"][...].astype(np.int64),
+                {k: v for k, v in attrs.items() if k != "done"},
+            )
+    except (OSError, KeyError) as err:
+        raise DatasetError(f"{path}: corrupt dataset ({err})") from err

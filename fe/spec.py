@@ -1,0 +1,234 @@
+"""Typed description of a dataset: physics, mesh, sampling and solver settings, and their checks.
+
+The dataclasses mirror the Hydra config groups key for key (``physics.*``, ``mesh.*``, ...), so a
+:class:`SpecError` names the config key a user must change. Everything here is pure: the checks
+run before any mesh is built or any file is written.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+
+class SpecError(ValueError):
+    """A bad setting: names the config key, the value and what is allowed."""
+
+    def __init__(self, key: str, value: object, allowed: str):
+        self.key, self.value = key, value
+        super().__init__(f"{key}={value!r}: {allowed}")
+
+
+def _pair(key: str, value, positive: bool = True) -> tuple[float, float]:
+    try:
+        a, b = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise SpecError(key, value, "expected a pair [a, b] of numbers") from None
+    if positive and not (a > 0 and b > 0):
+        raise SpecError(key, value, "both entries must be > 0")
+    return a, b
+
+
+def _check_known(cls, section: str, values: dict) -> None:
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise SpecError(f"{section}.{unknown[0]}", values[unknown[0]], f"unknown key; known: {sorted(known)}")
+
+
+@dataclass(frozen=True)
+class Physics:
+    """Wave speed, Omega = [-Lx, Lx] x [-Ly, Ly], zone Omega' = [-L'x, L'x] x [-L'y, L'y], horizon."""
+
+    c: float = 1.0
+    domain: tuple[float, float] = (1.0, 1.0)
+    zone: tuple[float, float] = (0.25, 0.25)
+    t_final: float = 2.0
+
+    def __post_init__(self):
+        object.__setattr__(self, "domain", _pair("physics.domain", self.domain))
+        object.__setattr__(self, "zone", _pair("physics.zone", self.zone))
+        if not self.c > 0:
+            raise SpecError("physics.c", self.c, "the wave speed must be > 0")
+        if not self.t_final > 0:
+            raise SpecError("physics.t_final", self.t_final, "must be > 0")
+        if not (self.zone[0] < self.domain[0] and self.zone[1] < self.domain[1]):
+            raise SpecError(
+                "physics.zone",
+                list(self.zone),
+                f"the zone of interest must lie strictly inside the domain {list(self.domain)}",
+            )
+
+
+@dataclass(frozen=True)
+class MeshSpec:
+    """``nx x ny`` squares on Omega, each cut into two triangles; the resolution floor for omega."""
+
+    nx: int = 64
+    ny: int = 64
+    min_nodes_per_wavelength: float = 10.0
+
+    def __post_init__(self):
+        for key in ("nx", "ny"):
+            v = getattr(self, key)
+            if not (isinstance(v, int) and v >= 2):
+                raise SpecError(f"mesh.{key}", v, "the number of cells must be an integer >= 2")
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Latin hypercube design of p = (omega, xs, ys) for the train and test splits."""
+
+    n_train: int = 100
+    n_test: int = 25
+    omega: tuple[float, float] = (5.0, 15.0)
+    xs: tuple[float, float] | None = None
+    ys: tuple[float, float] | None = None
+    margin_zone: float = 0.1
+    margin_boundary: float = 0.1
+    seed: int = 0
+
+    def __post_init__(self):
+        lo, hi = _pair("sampling.omega", self.omega)
+        if lo > hi:
+            raise SpecError("sampling.omega", [lo, hi], "expected [omega_min, omega_max] with min <= max")
+        object.__setattr__(self, "omega", (lo, hi))
+        for key in ("xs", "ys"):
+            v = getattr(self, key)
+            if v is not None:
+                a, b = _pair(f"sampling.{key}", v, positive=False)
+                if not a < b:
+                    raise SpecError(f"sampling.{key}", [a, b], "expected [min, max] with min < max")
+                object.__setattr__(self, key, (a, b))
+        if not (isinstance(self.n_train, int) and self.n_train >= 1):
+            raise SpecError("sampling.n_train", self.n_train, "must be an integer >= 1")
+        if not (isinstance(self.n_test, int) and self.n_test >= 1):
+            raise SpecError("sampling.n_test", self.n_test, "must be an integer >= 1")
+        if not self.margin_zone > 0:
+            raise SpecError(
+                "sampling.margin_zone",
+                self.margin_zone,
+                "must be > 0: the source range would overlap the zone of interest",
+            )
+        if not self.margin_boundary > 0:
+            raise SpecError(
+                "sampling.margin_boundary",
+                self.margin_boundary,
+                "must be > 0: a source on the boundary u = 0 radiates nothing",
+            )
+
+
+@dataclass(frozen=True)
+class SolverSpec:
+    """Time discretisation and execution. ``block_size`` and ``parallel`` change how, not what."""
+
+    n_snapshots: int = 33
+    cfl: float = 0.9
+    dt: float | None = None
+    block_size: int = 16
+    parallel: str = "samples"
+
+    EXECUTION_KEYS = ("block_size", "parallel")
+
+    def __post_init__(self):
+        if not (isinstance(self.n_snapshots, int) and self.n_snapshots >= 2):
+            raise SpecError("solver.n_snapshots", self.n_snapshots, "must be an integer >= 2")
+        if not 0 < self.cfl <= 1:
+            raise SpecError("solver.cfl", self.cfl, "must be in (0, 1]: dt = cfl * dt_crit")
+        if self.dt is not None and not self.dt > 0:
+            raise SpecError("solver.dt", self.dt, "must be > 0 or null (then cfl decides)")
+        if not (isinstance(self.block_size, int) and self.block_size >= 1):
+            raise SpecError("solver.block_size", self.block_size, "must be an integer >= 1")
+        if self.parallel not in ("samples", "domain"):
+            raise SpecError("solver.parallel", self.parallel, "allowed: 'samples' or 'domain'")
+
+
+def build(cls, section: str, values: dict):
+    """Construct a spec from a plain dict, naming unknown keys."""
+    _check_known(cls, section, values)
+    return cls(**values)
+
+
+@dataclass(frozen=True)
+class SourceRegion:
+    """Admissible source positions: the box ``xs x ys`` minus the zone grown by ``margin_zone``."""
+
+    box: tuple[float, float, float, float]
+    hole: tuple[float, float, float, float]
+
+    @staticmethod
+    def of(physics: Physics, sampling: Sampling) -> SourceRegion:
+        (lx, ly), (zx, zy) = physics.domain, physics.zone
+        mb, mz = sampling.margin_boundary, sampling.margin_zone
+        inner = (-lx + mb, lx - mb, -ly + mb, ly - mb)
+        xs = sampling.xs or inner[:2]
+        ys = sampling.ys or inner[2:]
+        for key, (a, b), (lo, hi) in (("sampling.xs", xs, inner[:2]), ("sampling.ys", ys, inner[2:])):
+            if a < lo - 1e-12 or b > hi + 1e-12:
+                raise SpecError(key, [a, b], f"must lie within the domain less margin_boundary: [{lo}, {hi}]")
+        region = SourceRegion((xs[0], xs[1], ys[0], ys[1]), (-zx - mz, zx + mz, -zy - mz, zy + mz))
+        if region.area() <= 0:
+            raise SpecError(
+                "sampling.margin_zone",
+                mz,
+                "no admissible source position is left: the zone "
+                "grown by margin_zone covers the source range",
+            )
+        return region
+
+    def area(self) -> float:
+        x0, x1, y0, y1 = self.box
+        h = self.hole
+        ox = max(0.0, min(x1, h[1]) - max(x0, h[0]))
+        oy = max(0.0, min(y1, h[3]) - max(y0, h[2]))
+        return (x1 - x0) * (y1 - y0) - ox * oy
+
+    def farthest_distance(self, zone: tuple[float, float]) -> float:
+        """Largest distance from an admissible source to the zone (attained at a box corner)."""
+        x0, x1, y0, y1 = self.box
+        zx, zy = zone
+        return max(
+            math.hypot(max(abs(x) - zx, 0.0), max(abs(y) - zy, 0.0)) for x in (x0, x1) for y in (y0, y1)
+        )
+
+
+ARRIVAL_FRACTION = 0.5
+"""The wave from the farthest admissible source must reach Omega' by ``ARRIVAL_FRACTION * t_final``."""
+
+
+def check_dataset(physics: Physics, mesh: MeshSpec, sampling: Sampling) -> SourceRegion:
+    """Cross-checks: zone on the node grid, omega resolved, wave reaching the zone in time."""
+    for axis, key, n in ((0, "nx", mesh.nx), (1, "ny", mesh.ny)):
+        half, zhalf = physics.domain[axis], physics.zone[axis]
+        h = 2 * half / n
+        offset = (half - zhalf) / h
+        if abs(offset - round(offset)) > 1e-9:
+            raise SpecError(
+                f"mesh.{key}",
+                n,
+                f"the zone edge +-{zhalf} is not on a node of the grid of "
+                f"spacing {h:.6g}: choose {key} so that (domain - zone) / h is an integer",
+            )
+        if round(2 * zhalf / h) < 2:
+            raise SpecError(f"mesh.{key}", n, "the zone of interest needs at least 2 cells per side")
+    h = max(2 * physics.domain[0] / mesh.nx, 2 * physics.domain[1] / mesh.ny)
+    wavelength = 2 * math.pi * physics.c / sampling.omega[1]
+    if wavelength / h < mesh.min_nodes_per_wavelength:
+        raise SpecError(
+            "sampling.omega",
+            list(sampling.omega),
+            f"omega_max={sampling.omega[1]} is under-resolved: {wavelength / h:.1f} nodes per "
+            f"wavelength < mesh.min_nodes_per_wavelength={mesh.min_nodes_per_wavelength}; refine "
+            f"mesh.nx/ny or lower omega_max to <= "
+            f"{2 * math.pi * physics.c / (mesh.min_nodes_per_wavelength * h):.3g}",
+        )
+    region = SourceRegion.of(physics, sampling)
+    arrival = region.farthest_distance(physics.zone) / physics.c
+    if arrival > ARRIVAL_FRACTION * physics.t_final:
+        raise SpecError(
+            "physics.t_final",
+            physics.t_final,
+            f"the wave from the farthest admissible source reaches the zone at t={arrival:.3g}; "
+            f"t_final must be >= {arrival / ARRIVAL_FRACTION:.3g} so that it arrives well before",
+        )
+    return region
