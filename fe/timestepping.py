@@ -27,6 +27,7 @@ import scipy.sparse as sp
 from scipy.sparse import _sparsetools
 
 from fe.discretization import Discretization
+from fe.spec import SpecError
 
 BoundaryData = Callable[[float], tuple[np.ndarray, np.ndarray]]
 """``g(t) -> (u, v)``, each ``(len(fixed), n_samples)``: the values on the fixed dofs at time t."""
@@ -61,8 +62,8 @@ def time_grid(t_final: float, n_snapshots: int, dt_max: float, dt: float | None 
         return TimeGrid(t_final, n_snapshots, max(1, math.ceil(interval / dt_max - 1e-9)))
     substeps = round(interval / dt)
     if substeps < 1 or abs(substeps * dt - interval) > 1e-9 * interval:
-        raise ValueError(
-            f"solver.dt={dt} must divide the snapshot interval t_final/(n_snapshots-1)={interval:.6g}"
+        raise SpecError(
+            "solver.dt", dt, f"must divide the snapshot interval t_final/(n_snapshots-1)={interval:.6g}"
         )
     return TimeGrid(t_final, n_snapshots, substeps)
 
@@ -79,9 +80,9 @@ class PointSources:
     def values(self, t: float) -> np.ndarray:
         return self.weights * np.sin(self.omega[self.cols] * t)
 
-    def add_to(self, out: np.ndarray, t: float) -> None:
+    def add_to(self, out: np.ndarray, t: float, sign: float = 1.0) -> None:
         if self.rows.size:
-            np.add.at(out, (self.rows, self.cols), self.values(t))
+            np.add.at(out, (self.rows, self.cols), sign * self.values(t))
 
     def scaled(self, row_scale: np.ndarray) -> PointSources:
         """Weights multiplied by ``row_scale[row]``; entries scaled to zero are dropped."""
@@ -172,10 +173,16 @@ class CentralDifferenceStepper(BlockStepper):
         # dt^2 a = -dt^2 c^2 M_L^-1 K u, with fixed rows zeroed (their acceleration is imposed).
         self._kt = (sp.diags(-scale) @ disc.stiffness).tocsr()
         self._kt_rec = self._kt[self.record]
-        # The leapfrog update u^{n+1} = (2I + Kt) u^n - u^{n-1} as one product added in place.
+        # The leapfrog update u^{n+1} = (2I + Kt) u^n - u^{n-1} as a single product added in place,
+        # with no extra pass to negate u^{n-1}: buffers hold s_n u^n with the period-4 signs
+        # s_n = +1, +1, -1, -1, ... (s_{n+1} = -s_{n-1}), so ``prev += (s_{n+1} s_n) A cur`` leaves
+        # s_{n+1} u^{n+1} in ``prev``. ``_ops[True]`` is +A, ``_ops[False]`` is -A.
         two = sp.eye(disc.n_owned, disc.n_local, format="csr") * 2.0
-        self._step_op = (self._kt + two).tocsr()
-        self._step_op.sort_indices()
+        plus = (self._kt + two).tocsr()
+        plus.sort_indices()
+        minus = plus.copy()
+        minus.data = -minus.data
+        self._ops = {True: plus, False: minus}
         self.src = sources.scaled(scale)
         rec_pos = {int(r): i for i, r in enumerate(self.record)}
         in_rec = np.array([int(r) in rec_pos for r in self.src.rows], dtype=bool)
@@ -193,6 +200,11 @@ class CentralDifferenceStepper(BlockStepper):
             op.shape[0], op.shape[1], self.b, op.indptr, op.indices, op.data, u.ravel(), out.ravel()
         )
 
+    @staticmethod
+    def _sign(n: int) -> float:
+        """Sign with which the buffers store u^n."""
+        return 1.0 if n % 4 in (0, 1) else -1.0
+
     def start(self, u0: np.ndarray | None = None, v0: np.ndarray | None = None) -> None:
         """Initial state (u0 on local dofs, v0 on owned dofs; default zero):
         ``u^{-1} = u0 - dt v0 + dt^2 a0 / 2``, the Taylor start that matches velocity-Verlet."""
@@ -206,30 +218,31 @@ class CentralDifferenceStepper(BlockStepper):
         self._matvec_add(self._kt, cur, dt2a)
         self.src.add_to(dt2a, 0.0)
         prev[:n] += 0.5 * dt2a
+        prev *= self._sign(-1)
         self._prev.scatter_forward()
         self.t, self.n = 0.0, 0
 
     def step(self) -> None:
-        """``t_n -> t_{n+1}``; the buffer that held ``u^{n-1}`` receives ``u^{n+1}``."""
-        n = self.disc.n_owned
+        """``t_n -> t_{n+1}``; the buffer that held ``s_{n-1} u^{n-1}`` receives ``s_{n+1} u^{n+1}``."""
+        n, s_next = self.disc.n_owned, self._sign(self.n + 1)
         cur, nxt = self.view(self._cur), self.view(self._prev)[:n]
-        np.negative(nxt, out=nxt)
-        self._matvec_add(self._step_op, cur, nxt)
-        self.src.add_to(nxt, self.t)
+        self._matvec_add(self._ops[s_next == self._sign(self.n)], cur, nxt)
+        self.src.add_to(nxt, self.t, s_next)
         self.n += 1
         self.t = self.n * self.dt
         if self.data is not None:
-            nxt[self.fixed_owned] = self.data(self.t)[0][self.fixed_is_owned]
+            nxt[self.fixed_owned] = s_next * self.data(self.t)[0][self.fixed_is_owned]
         self._cur, self._prev = self._prev, self._cur
         self._cur.scatter_forward()
 
     def snapshot(self) -> tuple[np.ndarray, np.ndarray]:
         """(u, v) now on the recorded rows, each ``(len(record), n_samples)``."""
+        s_cur, s_prev = self._sign(self.n), self._sign(self.n - 1)
         cur, prev = self.view(self._cur), self.view(self._prev)
-        u = cur[self.record]
-        dt2a = self._kt_rec @ cur
+        u = s_cur * cur[self.record]
+        dt2a = s_cur * (self._kt_rec @ cur)
         self._src_rec.add_to(dt2a, self.t)
-        v = (u - prev[self.record]) / self.dt + dt2a / (2.0 * self.dt)
+        v = (u - s_prev * prev[self.record]) / self.dt + dt2a / (2.0 * self.dt)
         return u, self._override_fixed(v)
 
 

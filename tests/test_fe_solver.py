@@ -1,0 +1,78 @@
+"""The parent solver: batched blocks, zone extraction, parallel modes, the boundary loop."""
+
+from __future__ import annotations
+
+from mpi4py import MPI
+
+import numpy as np
+import pytest
+
+from fe.newmark import Newmark
+from fe.solver import ParentSolver
+from fe.spec import MeshSpec, Physics, SolverSpec
+from fe.timestepping import CentralDifference
+from fe.zone import boundary_loop, boundary_trace
+
+PHYS = Physics(c=1.0, domain=(1.0, 1.0), zone=(0.25, 0.25), t_final=1.0)
+MESH = MeshSpec(nx=16, ny=16)
+PARAMS = np.array([[5.0, 0.6, 0.1], [7.5, -0.55, -0.7], [4.0, 0.123, 0.777], [6.0, -0.8, 0.45]])
+
+
+def _solver(comm, scheme=None, **kw) -> ParentSolver:
+    return ParentSolver(comm, PHYS, MESH, SolverSpec(n_snapshots=9, **kw), scheme or CentralDifference())
+
+
+@pytest.mark.parametrize("scheme", [CentralDifference(), Newmark()], ids=["explicit", "newmark"])
+def test_a_block_equals_each_sample_alone(scheme):
+    solver = _solver(MPI.COMM_SELF, scheme)
+    u, v = solver.solve(PARAMS)
+    assert u.shape == (4, 9, 5, 5) and np.abs(u).max() > 1e-3
+    for k in range(len(PARAMS)):
+        uk, vk = solver.solve(PARAMS[k])
+        assert np.abs(uk[0] - u[k]).max() <= 1e-12 * np.abs(u[k]).max()
+        assert np.abs(vk[0] - v[k]).max() <= 1e-12 * np.abs(v[k]).max()
+
+
+def test_zone_fields_sit_on_the_right_nodes():
+    """The zone grid of a coarse run equals a fine run's grid (same node positions, c scaling)."""
+    solver = _solver(MPI.COMM_SELF)
+    assert np.allclose(solver.zone.x, np.linspace(-0.25, 0.25, 5))
+    assert np.allclose(
+        solver.disc.coords[solver.zone_dofs],
+        np.stack(np.meshgrid(solver.zone.x, solver.zone.y), -1).reshape(-1, 2),
+    )
+
+
+def test_the_wave_is_zero_before_it_can_arrive():
+    """Finite speed: the zone is silent until the distance to the source has been covered (the
+    discrete scheme leaks a little ahead of the front, far less than the signal)."""
+    solver = _solver(MPI.COMM_SELF)
+    u, _ = solver.solve(np.array([[6.0, 0.8, 0.8]]))
+    t = solver.grid.times
+    arrival = np.hypot(0.8 - 0.25, 0.8 - 0.25)
+    early = np.abs(u[0, t < 0.5 * arrival]).max()
+    assert early < 1e-3 * np.abs(u[0]).max()
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("scheme", [CentralDifference(), Newmark()], ids=["explicit", "newmark"])
+def test_domain_decomposition_matches_serial(scheme):
+    comm = MPI.COMM_WORLD
+    u, v = _solver(comm, scheme).solve(PARAMS[:3])
+    if comm.rank == 0:
+        us, vs = _solver(MPI.COMM_SELF, scheme).solve(PARAMS[:3])
+        assert np.abs(u - us).max() <= 1e-12 * np.abs(us).max()
+        assert np.abs(v - vs).max() <= 1e-12 * np.abs(vs).max()
+    else:
+        assert u is None and v is None
+
+
+def test_boundary_loop_is_counter_clockwise_and_closed():
+    loop = boundary_loop(3, 4)
+    assert loop.tolist() == [[0, 0], [0, 1], [0, 2], [0, 3], [1, 3], [2, 3], [2, 2], [2, 1], [2, 0], [1, 0]]
+    big = boundary_loop(17, 9)
+    assert len(big) == 2 * 16 + 2 * 8 and len({tuple(p) for p in big}) == len(big)
+    steps = np.abs(np.diff(np.vstack([big, big[:1]]), axis=0)).sum(axis=1)
+    assert np.all(steps == 1)  # neighbours along the loop, and back to the start
+    field = np.arange(12.0).reshape(3, 4)
+    assert boundary_trace(field, loop).tolist() == [0, 1, 2, 3, 7, 11, 10, 9, 8, 4]
