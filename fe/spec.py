@@ -81,10 +81,10 @@ class Sampling:
 
     n_train: int = 100
     n_test: int = 25
-    omega: tuple[float, float] = (5.0, 15.0)
+    omega: tuple[float, float] = (2.0, 6.0)
     xs: tuple[float, float] | None = None
     ys: tuple[float, float] | None = None
-    margin_zone: float = 0.1
+    margin_zone: float = 0.35
     margin_boundary: float = 0.1
     seed: int = 0
 

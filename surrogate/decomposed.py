@@ -1,0 +1,163 @@
+"""A priori decomposed convolution: a d-way kernel replaced by one-way (or grouped) kernels in turn.
+
+The grid axes of a layer are split into ordered *factors* (groups of axes): ``[[0], [1], [2]]`` is
+three 1D kernels (the paper's Conv2.5Db), ``[[1, 2], [0]]`` a 2D spatial then a 1D temporal kernel
+(Conv2.5D), ``[[0, 1, 2]]`` a dense 3D kernel. With rank r, the first factor maps C_in -> r
+channels, middle factors act on each of the r channels alone (depthwise), the last maps r -> C_out.
+Without activations between factors (the linear decomposition) the layer *is* a dense convolution
+whose kernel is the rank-r CP tensor
+
+    W[o, i, k_1..k_d] = sum_rho  F_1[rho, i, K_1] F_2[rho, K_2] ... F_m[o, rho, K_m],
+
+(K_j the indices of factor j's axes), with r (C_in |K_1| + sum_mid |K_j| + C_out |K_m|) parameters
+instead of C_out C_in prod_k n_k. With ``nonlinear=True`` an activation follows every factor but the
+last (the paper's non-linear decomposition).
+
+Implementation, chosen once in ``__init__``: for d <= 3 every factor is a ``conv{d}d`` whose kernel is 1
+along the other axes, so no data is reshaped or transposed (the paper's eq. 15-17 spell out a
+reshape/transpose form; this is the same operator with no copies, and oneDNN runs it fast). For
+d > 3 (PyTorch has no conv4d) each factor folds the other axes into the batch and runs a
+``conv{|K_j|}d``. Periodic axes are padded circularly, the others with zeros ("same" size).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+
+
+def pad_periodic(x: torch.Tensor, axis: int, before: int, after: int) -> torch.Tensor:
+    """Circular padding of one axis (any tensor rank)."""
+    if before == 0 and after == 0:
+        return x
+    n = x.shape[axis]
+    parts = [x.narrow(axis, n - before, before)] if before else []
+    parts.append(x)
+    if after:
+        parts.append(x.narrow(axis, 0, after))
+    return torch.cat(parts, dim=axis)
+
+
+def convolve(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, groups: int, periodic: Sequence[bool]
+) -> torch.Tensor:
+    """'Same'-size convolution of ``x`` (N, C, *grid) with ``weight`` (O, C/groups, *kernel), odd
+    kernel sizes, circular padding on periodic axes and zeros elsewhere; any number of grid axes."""
+    d = x.dim() - 2
+    half = [k // 2 for k in weight.shape[2:]]
+    for axis, (h, per) in enumerate(zip(half, periodic, strict=True)):
+        if per and h:
+            x = pad_periodic(x, axis + 2, h, h)
+    zero_pad = [0 if per else h for h, per in zip(half, periodic, strict=True)]
+    if d <= 3:
+        return _CONV[d](x, weight, bias, padding=zero_pad, groups=groups)
+    # Fold the axes along which the kernel has size 1 into the batch, convolve the others.
+    active = [a for a, k in enumerate(weight.shape[2:]) if k > 1] or [0]
+    if len(active) > 3:
+        raise ValueError(f"a single factor can span at most 3 axes, got kernel {tuple(weight.shape[2:])}")
+    rest = [a for a in range(d) if a not in active]
+    n, c = x.shape[:2]
+    perm = [0] + [a + 2 for a in rest] + [1] + [a + 2 for a in active]
+    xf = x.permute(perm)
+    rest_shape = xf.shape[1 : 1 + len(rest)]
+    xf = xf.reshape(-1, c, *xf.shape[2 + len(rest) :])
+    wf = weight.reshape(*weight.shape[:2], *[weight.shape[2 + a] for a in active])
+    y = _CONV[len(active)](xf, wf, bias, padding=[zero_pad[a] for a in active], groups=groups)
+    y = y.reshape(n, *rest_shape, *y.shape[1:])
+    inv = [0] * (d + 2)
+    for pos, src in enumerate(perm):
+        inv[src] = pos
+    return y.permute(inv)
+
+
+def factor_shapes(kernel: Sequence[int], factors: Sequence[Sequence[int]]) -> list[tuple[int, ...]]:
+    """Kernel shape of each factor: the layer's sizes on its axes, 1 elsewhere."""
+    return [tuple(kernel[a] if a in group else 1 for a in range(len(kernel))) for group in factors]
+
+
+def reconstruct(weights: Sequence[torch.Tensor]) -> torch.Tensor:
+    """The dense kernel (C_out, C_in, *kernel) of a linear decomposition: the sum over the rank of
+    broadcast outer products of the factors (each has size 1 off its own axes)."""
+    if len(weights) == 1:
+        return weights[0]
+    first, *middle, last = weights
+    core = first  # (r, C_in, *k_1)
+    for w in middle:  # (r, 1, *k_j)
+        core = core * w
+    return (last.unsqueeze(2) * core.unsqueeze(0)).sum(dim=1)  # (C_out, r, 1..) x (1, r, C_in, ..)
+
+
+class DecomposedConv(nn.Module):
+    """'Same'-size convolution over ``len(kernel)`` grid axes with a rank-r factorised kernel."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel: Sequence[int],
+        factors: Sequence[Sequence[int]],
+        rank: int,
+        periodic: Sequence[bool] | None = None,
+        nonlinear: bool = False,
+        activation: Callable[[], nn.Module] = nn.ELU,
+        bias: bool = True,
+    ):
+        super().__init__()
+        d = len(kernel)
+        flat = sorted(a for g in factors for a in g)
+        if flat != list(range(d)):
+            raise ValueError(f"factors {factors} must partition the axes 0..{d - 1}")
+        if any(k % 2 == 0 for k in kernel):
+            raise ValueError(f"kernel sizes must be odd for 'same' padding, got {tuple(kernel)}")
+        self.kernel, self.factors, self.rank = tuple(kernel), [list(g) for g in factors], rank
+        self.periodic = list(periodic) if periodic is not None else [False] * d
+        shapes = factor_shapes(kernel, factors)
+        m = len(factors)
+        self.weights = nn.ParameterList()
+        self.groups: list[int] = []
+        for j, shape in enumerate(shapes):
+            if m == 1:
+                out_c, in_c, groups = out_channels, in_channels, 1
+            elif j == 0:
+                out_c, in_c, groups = rank, in_channels, 1
+            elif j == m - 1:
+                out_c, in_c, groups = out_channels, rank, 1
+            else:
+                out_c, in_c, groups = rank, 1, rank
+            self.weights.append(nn.Parameter(torch.empty(out_c, in_c, *shape)))
+            self.groups.append(groups)
+        self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
+        self.acts = nn.ModuleList([activation() for _ in range(m - 1)]) if nonlinear else None
+        self.reset_parameters(in_channels)
+
+    def reset_parameters(self, in_channels: int) -> None:
+        """Balanced factors whose CP reconstruction has the variance of PyTorch's dense default,
+        ``Var W = 1 / (3 fan_in)`` with ``fan_in = C_in prod_k n_k`` (uniform(+-1/sqrt(fan_in)))."""
+        fan_in = in_channels * math.prod(self.kernel)
+        target = 1.0 / (3.0 * fan_in)
+        m = len(self.weights)
+        terms = self.rank if m > 1 else 1
+        std = (target / terms) ** (1.0 / (2 * m))
+        for w in self.weights:
+            nn.init.normal_(w, 0.0, std)
+        if self.bias is not None:
+            bound = 1.0 / math.sqrt(fan_in)
+            nn.init.uniform_(self.bias, -bound, bound)
+
+    def dense_kernel(self) -> torch.Tensor:
+        """The equivalent dense kernel (exact for the linear decomposition)."""
+        return reconstruct(list(self.weights))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        last = len(self.weights) - 1
+        for j, (w, g) in enumerate(zip(self.weights, self.groups, strict=True)):
+            x = convolve(x, w, self.bias if j == last else None, g, self.periodic)
+            if self.acts is not None and j < last:
+                x = self.acts[j](x)
+        return x

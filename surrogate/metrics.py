@@ -1,0 +1,66 @@
+"""The paper's relative error epsilon (eq. 22-23), with a defined treatment of silent times.
+
+    eps(M, p, t) = mean_x |M(p)(t, x) - U(p)(t, x)| / max_x |U(p)(t, x)|
+
+divides by zero before the wave reaches Omega'. Two normalisers are offered, applied identically to
+every error this project reports (full field, boundary trace, after zoom):
+
+* ``time`` (default, the paper's formula): only *active* times enter, those where
+  ``max_x |U(p)(t)| >= active_threshold * max_{t,x} |U(p)|``; eps is the mean over the active
+  (p, t) pairs.
+* ``sample``: ``max_x |U(p)(t)|`` is replaced by the sample's peak ``max_{t,x} |U(p)|``, defined at
+  every time; eps is the mean over all (p, t).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+NORMALISERS = ("time", "sample")
+
+
+@dataclass(frozen=True)
+class ErrorSpec:
+    normaliser: str = "time"
+    active_threshold: float = 0.05
+
+    def __post_init__(self):
+        if self.normaliser not in NORMALISERS:
+            raise ValueError(f"metrics.normaliser={self.normaliser!r}: allowed {NORMALISERS}")
+        if not 0 <= self.active_threshold < 1:
+            raise ValueError(f"metrics.active_threshold={self.active_threshold}: must be in [0, 1)")
+
+    def caption(self) -> str:
+        if self.normaliser == "time":
+            return (
+                f"eps = mean over (p, t) of mean_x|M - U| / max_x|U(p)(t)|, over the times where "
+                f"max_x|U(p)(t)| >= {self.active_threshold:g} max_(t,x)|U(p)| (the wave has arrived)"
+            )
+        return "eps = mean over (p, t) of mean_x|M - U| / max_(t,x)|U(p)| (per-sample normaliser)"
+
+
+def epsilon_pt(pred: np.ndarray, ref: np.ndarray, spec: ErrorSpec) -> tuple[np.ndarray, np.ndarray]:
+    """eps(p, t) and the mask of (p, t) pairs that count, for arrays (N, NT, *space)."""
+    axes = tuple(range(2, ref.ndim))
+    num = np.abs(pred - ref).mean(axis=axes)
+    peak_t = np.abs(ref).max(axis=axes)
+    peak = peak_t.max(axis=1, keepdims=True)
+    if spec.normaliser == "time":
+        active = (peak_t >= spec.active_threshold * peak) & (peak_t > 0)
+        den = np.where(active, peak_t, 1.0)
+    else:
+        active = np.broadcast_to(peak > 0, peak_t.shape)
+        den = np.where(peak > 0, peak, 1.0)
+    return num / den, active
+
+
+def epsilon(pred: np.ndarray, ref: np.ndarray, spec: ErrorSpec) -> dict:
+    """eps over a split (eq. 23 averaged over the active times) and its curve eps(t)."""
+    eps, active = epsilon_pt(pred, ref, spec)
+    counts = active.sum(axis=0)
+    curve = (eps * active).sum(axis=0) / np.maximum(counts, 1)
+    # eps(t) is undefined (null in JSON) at times when no sample is active
+    eps_t = [float(c) if n > 0 else None for c, n in zip(curve, counts, strict=True)]
+    return {"eps": float((eps * active).sum() / max(int(active.sum()), 1)), "eps_t": eps_t}

@@ -1,0 +1,293 @@
+"""Training of a two-field surrogate: Adam, lr schedule, checkpoints, exact resume, metrics.
+
+Determinism: the model is initialised from ``seed``; every random choice of epoch e (the batch order,
+the sampled times of time-input models) comes from a generator seeded with (seed, e). A run killed
+after its checkpoint at epoch e and resumed from it replays epochs e+1.. exactly as an uninterrupted
+run does, so both end with the same weights and metrics.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from surrogate.losses import euler_residual, mse, physical
+from surrogate.memory import PeakMemory
+from surrogate.metrics import ErrorSpec, epsilon
+from surrogate.models import TwoFieldSurrogate, n_parameters
+from surrogate.scaling import Scaler
+
+log = logging.getLogger(__name__)
+CHECKPOINT = "checkpoint.pt"
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """The training protocol (conf/train/*.yaml)."""
+
+    epochs: int = 1000
+    lr: float = 1e-3
+    lr_final: float = 1e-3
+    batch_size: int = 10
+    times_per_sample: int | None = None
+    checkpoint_every: int = 50
+    scaler_floor: float = 1e-3
+
+    def __post_init__(self):
+        for key in ("epochs", "batch_size", "checkpoint_every"):
+            if not (isinstance(getattr(self, key), int) and getattr(self, key) >= 1):
+                raise ValueError(f"train.{key}={getattr(self, key)!r}: must be an integer >= 1")
+        if not (self.lr > 0 and self.lr_final > 0):
+            raise ValueError(f"train.lr={self.lr}, train.lr_final={self.lr_final}: must be > 0")
+        if self.times_per_sample is not None and self.times_per_sample < 1:
+            raise ValueError(f"train.times_per_sample={self.times_per_sample}: must be >= 1 or null (all)")
+
+    def lr_at(self, epoch: int) -> float:
+        """Geometric decay from lr (epoch 0) to lr_final (the last epoch); constant if they agree."""
+        if self.epochs == 1:
+            return self.lr
+        return self.lr * (self.lr_final / self.lr) ** (epoch / (self.epochs - 1))
+
+
+@dataclass
+class Scalers:
+    params: Scaler
+    u: Scaler
+    v: Scaler
+    v_sigma: float
+
+    @staticmethod
+    def fit(params: torch.Tensor, u: torch.Tensor, v: torch.Tensor, floor: float) -> Scalers:
+        return Scalers(
+            Scaler.fit(params, floor=0.0), Scaler.fit(u, floor), Scaler.fit(v, floor), float(v.std())
+        )
+
+    def to(self, device) -> Scalers:
+        return Scalers(self.params.to(device), self.u.to(device), self.v.to(device), self.v_sigma)
+
+    def state(self) -> dict:
+        return {
+            "params": self.params.state(),
+            "u": self.u.state(),
+            "v": self.v.state(),
+            "v_sigma": self.v_sigma,
+        }
+
+    @staticmethod
+    def from_state(state: dict) -> Scalers:
+        return Scalers(
+            Scaler.from_state(state["params"]),
+            Scaler.from_state(state["u"]),
+            Scaler.from_state(state["v"]),
+            float(state["v_sigma"]),
+        )
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto``: CUDA when present, else CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device={name!r}: CUDA is not available on this machine; use 'auto' or 'cpu'")
+    return torch.device(name)
+
+
+def save_atomic(obj: dict, path: Path) -> None:
+    """Write to a temporary file in the same folder, then rename: never a half-written checkpoint."""
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+class Trainer:
+    """Fits ``model`` to (params, u, v) of the training split; ``dt`` is the snapshot interval."""
+
+    def __init__(
+        self,
+        model: TwoFieldSurrogate,
+        spec: TrainSpec,
+        euler: float,
+        params: np.ndarray,
+        u: np.ndarray,
+        v: np.ndarray,
+        dt: float,
+        run_dir: Path,
+        meta: dict,
+        seed: int,
+        device: torch.device,
+    ):
+        if euler > 0 and model.batch_norm:
+            raise ValueError(
+                "reg: batch normalisation with the Euler regularisation is not allowed (the "
+                "paper excludes BN & E: BN makes the finite-difference derivatives wrong)"
+            )
+        self.model, self.spec, self.euler, self.dt = model.to(device), spec, euler, dt
+        self.run_dir, self.meta, self.seed, self.device = Path(run_dir), meta, seed, device
+        p, ut, vt = (torch.as_tensor(a, dtype=torch.float32) for a in (params, u, v))
+        self.scalers = Scalers.fit(p, ut, vt, spec.scaler_floor)
+        sc = self.scalers
+        self.p = sc.params.transform(p).to(device)
+        self.u, self.v = sc.u.transform(ut).to(device), sc.v.transform(vt).to(device)
+        self.dev_scalers = sc.to(device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=spec.lr)
+        self.history: dict[str, list[float]] = {"loss": [], "epoch_seconds": []}
+        self.epoch = 0
+
+    # -- checkpoints -------------------------------------------------------------------------------
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.run_dir / CHECKPOINT
+
+    def state(self) -> dict:
+        return {
+            "epoch": self.epoch,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scalers": self.scalers.state(),
+            "history": self.history,
+            "meta": self.meta,
+        }
+
+    def resume(self) -> bool:
+        """Load the run's checkpoint if there is one; refuse one made by another config."""
+        if not self.checkpoint_path.exists():
+            return False
+        try:
+            state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=False)
+        except Exception as err:
+            raise RuntimeError(
+                f"{self.checkpoint_path}: unreadable checkpoint ({err}); delete it to start over"
+            ) from err
+        if state["meta"].get("fingerprint") != self.meta.get("fingerprint"):
+            raise RuntimeError(
+                f"{self.checkpoint_path} was made by another config; delete the run folder or "
+                "change the run name to start a new run"
+            )
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.history, self.epoch = state["history"], int(state["epoch"])
+        log.info("resumed %s at epoch %d", self.checkpoint_path, self.epoch)
+        return True
+
+    # -- one epoch ---------------------------------------------------------------------------------
+    def _times(self, n: int, gen: torch.Generator) -> torch.Tensor | None:
+        """Sampled snapshot indices (n, K) for time-input models, or None for every snapshot."""
+        k, nt = self.spec.times_per_sample, self.model.geometry.n_times
+        if not self.model.time_sampled or k is None or k >= nt:
+            return None
+        high = nt - 1 if self.euler > 0 else nt
+        return torch.randint(0, high, (n, k), generator=gen).to(self.device)
+
+    def _loss(self, idx: torch.Tensor, t_idx: torch.Tensor | None) -> torch.Tensor:
+        p, sc = self.p[idx], self.dev_scalers
+        if t_idx is not None and self.euler > 0:
+            t_idx = torch.cat([t_idx, t_idx + 1], dim=1)
+        u_hat, v_hat = self.model(p, t_idx)
+        u_ref = self.u[idx] if t_idx is None else torch.gather(self.u[idx], 1, _expand(t_idx, self.u))
+        v_ref = self.v[idx] if t_idx is None else torch.gather(self.v[idx], 1, _expand(t_idx, self.v))
+        loss = mse(u_hat, u_ref) + mse(v_hat, v_ref)
+        if self.euler > 0:
+            u_phys, v_phys = physical(u_hat, sc.u, t_idx), physical(v_hat, sc.v, t_idx)
+            if t_idx is None:
+                now, nxt = u_phys[:, :-1], u_phys[:, 1:]
+                v_now = v_phys[:, :-1]
+            else:
+                k = t_idx.shape[1] // 2
+                now, nxt, v_now = u_phys[:, :k], u_phys[:, k:], v_phys[:, :k]
+            loss = loss + self.euler * euler_residual(now, nxt, v_now, self.dt, sc.v_sigma)
+        return loss
+
+    def _run_epoch(self) -> tuple[float, float]:
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.spec.lr_at(self.epoch)
+        self.model.train()
+        order = torch.randperm(self.p.shape[0], generator=gen).to(self.device)
+        total, count = 0.0, 0
+        start = time.perf_counter()
+        for b0 in range(0, order.numel(), self.spec.batch_size):
+            idx = order[b0 : b0 + self.spec.batch_size]
+            if idx.numel() < 2 and self.model.batch_norm:
+                continue  # batch norm needs at least two samples
+            loss = self._loss(idx, self._times(idx.numel(), gen))
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            total += float(loss.detach()) * idx.numel()
+            count += idx.numel()
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+        return total / max(count, 1), time.perf_counter() - start
+
+    def fit(self, progress: bool = True, on_epoch: Callable[[int], None] | None = None) -> dict:
+        """Train to ``spec.epochs`` (from the checkpoint if one exists); return the run's figures."""
+        self.resume()
+        memory = PeakMemory(self.device)
+        bar = tqdm(
+            total=self.spec.epochs,
+            initial=self.epoch,
+            desc=f"{self.model.name}",
+            unit="epoch",
+            disable=not progress,
+            dynamic_ncols=True,
+        )
+        while self.epoch < self.spec.epochs:
+            loss, seconds = self._run_epoch()
+            if not math.isfinite(loss):
+                raise FloatingPointError(f"{self.model.name}: the loss is {loss} at epoch {self.epoch}")
+            self.history["loss"].append(loss)
+            self.history["epoch_seconds"].append(seconds)
+            self.epoch += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.3e}")
+            if self.epoch % self.spec.checkpoint_every == 0 or self.epoch == self.spec.epochs:
+                save_atomic(self.state(), self.checkpoint_path)
+            if on_epoch is not None:
+                on_epoch(self.epoch)
+        bar.close()
+        seconds = self.history["epoch_seconds"]
+        return {
+            "epochs": self.epoch,
+            "final_loss": self.history["loss"][-1] if self.history["loss"] else None,
+            "mean_epoch_seconds": float(np.mean(seconds)) if seconds else None,
+            "parameters": n_parameters(self.model),
+            "peak_memory_bytes": memory.peak(),
+        }
+
+    # -- predictions and errors -------------------------------------------------------------------
+    @torch.no_grad()
+    def predict(self, params: np.ndarray, batch: int = 32) -> tuple[np.ndarray, np.ndarray]:
+        return predict(self.model, self.scalers, params, self.device, batch)
+
+    def errors(self, params: np.ndarray, u: np.ndarray, v: np.ndarray, spec: ErrorSpec) -> dict:
+        u_hat, v_hat = self.predict(params)
+        return {"u": epsilon(u_hat, u, spec), "v": epsilon(v_hat, v, spec)}
+
+
+def _expand(t_idx: torch.Tensor, field: torch.Tensor) -> torch.Tensor:
+    return t_idx.reshape(*t_idx.shape, *[1] * (field.dim() - 2)).expand(-1, -1, *field.shape[2:])
+
+
+@torch.no_grad()
+def predict(
+    model: TwoFieldSurrogate, scalers: Scalers, params: np.ndarray, device: torch.device, batch: int = 32
+) -> tuple[np.ndarray, np.ndarray]:
+    """Physical (u, v) of shape (N, NT, *space) for parameters (N, 3), in evaluation mode."""
+    model.eval()
+    sc = scalers.to(device)
+    p = sc.params.transform(torch.as_tensor(params, dtype=torch.float32, device=device))
+    us, vs = [], []
+    for b0 in range(0, p.shape[0], batch):
+        u_hat, v_hat = model(p[b0 : b0 + batch])
+        us.append(sc.u.inverse(u_hat).double().cpu().numpy())
+        vs.append(sc.v.inverse(v_hat).double().cpu().numpy())
+    return np.concatenate(us), np.concatenate(vs)

@@ -1,0 +1,78 @@
+"""eps computed by hand, the Euler residual on analytic fields, the scalers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from surrogate.losses import euler_residual, physical
+from surrogate.metrics import ErrorSpec, epsilon, epsilon_pt
+from surrogate.scaling import Scaler
+
+REF = np.array(
+    [  # (N=2, NT=3, 2x2)
+        [[[0, 0], [0, 0]], [[1, -2], [0, 1]], [[4, 0], [-1, 2]]],
+        [[[0, 0], [0, 0.001]], [[0, 3], [1, 0]], [[0, 0], [0, 0]]],
+    ],
+    dtype=float,
+)
+PRED = REF + np.array(
+    [
+        [[[0, 0], [0, 0]], [[0.5, 0], [0, 0.5]], [[0, 0.4], [0, 0]]],
+        [[[0.01, 0], [0, 0]], [[0, 0], [0.3, 0.3]], [[0.2, 0], [0, 0]]],
+    ]
+)
+
+
+def test_epsilon_by_hand_time_normaliser():
+    eps_pt, active = epsilon_pt(PRED, REF, ErrorSpec("time", 0.05))
+    # sample 0: t0 silent; t1: mean|e| = 1/4, max|U| = 2 -> 1/8; t2: 0.1 / 4 -> 0.025
+    # sample 1: peak 3; t0 max 0.001 < 0.05 * 3 (inactive); t1: 0.15 / 3 = 0.05; t2 silent
+    assert active.tolist() == [[False, True, True], [False, True, False]]
+    assert eps_pt[active].tolist() == pytest.approx([0.125, 0.025, 0.05])
+    out = epsilon(PRED, REF, ErrorSpec("time", 0.05))
+    assert out["eps"] == pytest.approx((0.125 + 0.025 + 0.05) / 3)
+    assert out["eps_t"][0] is None and out["eps_t"][1] == pytest.approx((0.125 + 0.05) / 2)
+
+
+def test_epsilon_by_hand_sample_normaliser():
+    out = epsilon(PRED, REF, ErrorSpec("sample"))
+    # sample 0 / peak 4: 0, 0.25, 0.1 -> 0, 1/16, 1/40; sample 1 / peak 3: 0.0025, 0.15, 0.05 -> /3
+    expected = [0, 1 / 16, 1 / 40, 0.0025 / 3, 0.05, 0.05 / 3]
+    assert out["eps"] == pytest.approx(np.mean(expected))
+
+
+def test_epsilon_spec_is_validated():
+    with pytest.raises(ValueError, match="normaliser"):
+        ErrorSpec("median")
+    assert "active" not in ErrorSpec("sample").caption() and "0.05" in ErrorSpec().caption()
+
+
+def test_euler_residual_vanishes_for_consistent_fields_in_physical_units():
+    """u = a(x) t + b(x), v = a(x): the forward difference is exact. The residual is computed after
+    undoing the scaling, so scaled predictions of those fields give zero as well."""
+    t = torch.linspace(0, 2, 17, dtype=torch.float64)
+    a, b = torch.randn(3, 1, 5, 4, dtype=torch.float64), torch.randn(3, 1, 5, 4, dtype=torch.float64)
+    u, v = a * t.view(1, -1, 1, 1) + b, a.expand(3, 17, 5, 4)
+    su, sv = Scaler.fit(u + 0.1 * torch.randn_like(u)), Scaler.fit(v + 0.1 * torch.randn_like(v))
+    up, vp = physical(su.transform(u), su, None), physical(sv.transform(v), sv, None)
+    dt = float(t[1] - t[0])
+    assert euler_residual(up[:, :-1], up[:, 1:], vp[:, :-1], dt, 1.0).item() < 1e-24
+    # a quadratic u = t^2 has (u(t+dt) - u(t)) / dt - u'(t) = dt exactly
+    q = t.view(1, -1, 1, 1).expand(3, 17, 5, 4) ** 2
+    res = euler_residual(q[:, :-1], q[:, 1:], 2 * t.view(1, -1, 1, 1)[:, :-1].expand(3, 16, 5, 4), dt, 2.0)
+    assert res.item() == pytest.approx(dt**2 / 4, rel=1e-10)
+    idx = torch.tensor([[0, 5], [3, 16], [1, 2]])
+    picked = physical(su.transform(u)[torch.arange(3)[:, None], idx], su, idx)
+    assert torch.allclose(picked, u[torch.arange(3)[:, None], idx])
+
+
+def test_scaler_floors_silent_points_and_round_trips():
+    x = torch.zeros(10, 4)
+    x[:, 1] = torch.arange(10.0)
+    x[:, 2] = 1e-9 * torch.arange(10.0)
+    s = Scaler.fit(x, floor=1e-3)
+    assert s.scale[0] == pytest.approx(1e-3 * x[:, 1].std(unbiased=False).item())
+    assert s.scale[2] == s.scale[0] and torch.all(s.transform(x)[:, 0] == 0)
+    assert torch.allclose(s.inverse(s.transform(x)), x, atol=1e-12)
