@@ -8,8 +8,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 NP ?= 2
+NJOBS ?= 2
 ARGS ?=
-SWEEP ?= results/sweeps/grid
+PROTOCOL ?= short
+SWEEP ?= results/sweeps/small-$(PROTOCOL)
 
 # Interpreters tried in order: $(PYTHON) if given, python3.12/3.13/python3 on PATH, then pyenv's.
 PY_CANDIDATES = $(PYTHON) python3.12 python3.13 python3 \
@@ -17,7 +19,7 @@ PY_CANDIDATES = $(PYTHON) python3.12 python3.13 python3 \
 	$(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3)
 PIP_NOISE := is ignored: it is neither a file nor a directory
 
-.PHONY: help setup data train grid submodel tables report all test test-fast test-mpi lint bench clean
+.PHONY: help setup data train grid tables all test test-fast test-mpi lint bench clean
 
 help: ## list the targets
 	@echo "wavezoom targets (overrides: make <target> ARGS='key=value ...'):"
@@ -43,15 +45,25 @@ setup: $(STAMP) ## create .venv (Python >= 3.12) and install the project with de
 data: $(STAMP) ## generate the default dataset (small preset) under data/
 	$(PY) -m pipeline.data $(ARGS)
 
-test: $(STAMP) ## run the test suite, then the MPI tests under mpirun -n $(NP)
+train: $(STAMP) ## train the default model (Conv2.5D, BN, quick protocol) on the default data
+	$(PY) -m pipeline.train $(ARGS)
+
+grid: $(STAMP) ## the paper's 11 x 6 grid as one Hydra multirun (joblib, NJOBS at a time, PROTOCOL=short)
+	$(PY) -m pipeline.train -m 'model=glob(*)' 'reg=glob(*)' train=$(PROTOCOL) hydra/launcher=local \
+		hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false $(ARGS)
+
+tables: $(STAMP) ## gather a sweep into the paper's tables (SWEEP=results/sweeps/small-short)
+	$(PY) -m pipeline.tables $(SWEEP)
+
+test: $(STAMP) ## run the test suite, then the MPI tests under mpirun (NP=2 ranks)
 	$(PY) -m pytest $(ARGS)
 	$(MAKE) --no-print-directory test-mpi
 
 test-fast: $(STAMP) ## run the tests not marked slow (serial only)
 	$(PY) -m pytest -m "not slow" $(ARGS)
 
-test-mpi: $(STAMP) ## run the tests marked mpi under mpirun -n $(NP)
-	$(VENV)/bin/mpirun -n $(NP) $(PY) -m pytest -m mpi -q -p no:cacheprovider $(ARGS)
+test-mpi: $(STAMP) ## run the tests marked mpi under mpirun (NP=2 ranks; killed after 15 min if hung)
+	timeout 900 $(VENV)/bin/mpirun -n $(NP) $(PY) -m pytest -m mpi -q -p no:cacheprovider $(ARGS)
 
 lint: $(STAMP) ## ruff check and format check
 	$(VENV)/bin/ruff check .

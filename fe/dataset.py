@@ -112,9 +112,7 @@ def write_samples(path: Path, idx: np.ndarray, u: np.ndarray, v: np.ndarray) -> 
 def mark_complete(path: Path) -> None:
     with h5py.File(path, "r+") as f:
         if not f["done"][...].all():
-            raise DatasetError(
-                f"{path}: cannot mark complete, {int((~f['done'][...]).sum())} samples pending"
-            )
+            raise DatasetError(f"{path}: cannot mark complete, {int((~f['done'][...]).sum())} samples pending")
         f.attrs["complete"] = True
 
 
@@ -150,14 +148,8 @@ def load(path: str | Path) -> Dataset:
     path = Path(path)
     if not path.is_file():
         partial = path.with_name(path.name + ".partial")
-        hint = (
-            f" (an unfinished {partial.name} exists: re-run the data stage to finish it)"
-            if partial.exists()
-            else ""
-        )
-        raise DatasetError(
-            f"{path}: no such dataset{hint}; generate it with 'make data' or python -m pipeline.data"
-        )
+        hint = f" (an unfinished {partial.name} exists: re-run the data stage to finish it)" if partial.exists() else ""
+        raise DatasetError(f"{path}: no such dataset{hint}; generate it with 'make data' or python -m pipeline.data")
     attrs = read_attrs(path)
     _check(path, attrs)
     try:

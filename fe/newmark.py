@@ -31,8 +31,7 @@ class Newmark:
     def __init__(self, beta: float = 0.25, gamma: float = 0.5):
         if not (0.0 < beta <= 0.5 and 0.5 <= gamma <= 1.0):
             raise ValueError(
-                f"solver.scheme: Newmark needs 0 < beta <= 1/2 and 1/2 <= gamma <= 1, "
-                f"got beta={beta}, gamma={gamma}"
+                f"solver.scheme: Newmark needs 0 < beta <= 1/2 and 1/2 <= gamma <= 1, got beta={beta}, gamma={gamma}"
             )
         self.beta, self.gamma = beta, gamma
 

@@ -34,13 +34,9 @@ class ParentSolver:
                 f"above the CFL limit dt_crit={self.dt_crit:.6g} of the "
                 "explicit scheme on this mesh; lower it, or set dt: null and use solver.cfl",
             )
-        self.grid: TimeGrid = time_grid(
-            physics.t_final, solver.n_snapshots, solver.cfl * self.dt_crit, solver.dt
-        )
+        self.grid: TimeGrid = time_grid(physics.t_final, solver.n_snapshots, solver.cfl * self.dt_crit, solver.dt)
         self.zone = ZoneGrid.of(physics, mesh)
-        self.zone_dofs, self.zone_ij = self.disc.grid_index(
-            (self.zone.x[0], self.zone.y[0]), *self.zone.shape
-        )
+        self.zone_dofs, self.zone_ij = self.disc.grid_index((self.zone.x[0], self.zone.y[0]), *self.zone.shape)
         self.solve_seconds = 0.0
 
     def solve(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:

@@ -171,8 +171,7 @@ class SourceRegion:
             raise SpecError(
                 "sampling.margin_zone",
                 mz,
-                "no admissible source position is left: the zone "
-                "grown by margin_zone covers the source range",
+                "no admissible source position is left: the zone grown by margin_zone covers the source range",
             )
         return region
 
@@ -187,9 +186,7 @@ class SourceRegion:
         """Largest distance from an admissible source to the zone (attained at a box corner)."""
         x0, x1, y0, y1 = self.box
         zx, zy = zone
-        return max(
-            math.hypot(max(abs(x) - zx, 0.0), max(abs(y) - zy, 0.0)) for x in (x0, x1) for y in (y0, y1)
-        )
+        return max(math.hypot(max(abs(x) - zx, 0.0), max(abs(y) - zy, 0.0)) for x in (x0, x1) for y in (y0, y1))
 
 
 ARRIVAL_FRACTION = 0.5

@@ -62,9 +62,7 @@ def time_grid(t_final: float, n_snapshots: int, dt_max: float, dt: float | None 
         return TimeGrid(t_final, n_snapshots, max(1, math.ceil(interval / dt_max - 1e-9)))
     substeps = round(interval / dt)
     if substeps < 1 or abs(substeps * dt - interval) > 1e-9 * interval:
-        raise SpecError(
-            "solver.dt", dt, f"must divide the snapshot interval t_final/(n_snapshots-1)={interval:.6g}"
-        )
+        raise SpecError("solver.dt", dt, f"must divide the snapshot interval t_final/(n_snapshots-1)={interval:.6g}")
     return TimeGrid(t_final, n_snapshots, substeps)
 
 

@@ -166,8 +166,7 @@ def report(out: dict[str, float]) -> str:
         "",
         "| figure | value | target |",
         "|---|---|---|",
-        f"| batched solver (zone snapshots incl.) | {out['batched_sample_steps_per_s']:,.0f} "
-        "sample-steps/s | |",
+        f"| batched solver (zone snapshots incl.) | {out['batched_sample_steps_per_s']:,.0f} sample-steps/s | |",
         f"| tutorial loop (assemble + KSP solve per step) | {out['tutorial_sample_steps_per_s']:,.0f} "
         "sample-steps/s | |",
         f"| speed-up batched / tutorial | {out['speedup_vs_tutorial']:.1f}x | >= 30x |",

@@ -43,9 +43,7 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> TrainedRun:
         cfg = OmegaConf.create(state["meta"]["config"])
         geom = Geometry(**state["meta"]["geometry"])
     except Exception as err:
-        raise RunError(
-            f"run {run_dir.name}: corrupt checkpoint {path} ({type(err).__name__}: {err})"
-        ) from err
+        raise RunError(f"run {run_dir.name}: corrupt checkpoint {path} ({type(err).__name__}: {err})") from err
     if int(state["epoch"]) < int(cfg.train.epochs):
         raise RunError(
             f"run {run_dir.name}: checkpoint at epoch {state['epoch']} of {cfg.train.epochs} "

@@ -93,9 +93,7 @@ class TwoFieldSurrogate(nn.Module):
     def build(self) -> list[nn.Module]:
         raise NotImplementedError
 
-    def forward(
-        self, p: torch.Tensor, t_idx: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, p: torch.Tensor, t_idx: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Scaled parameters (N, 3) -> scaled (u, v), each (N, K, *space): every snapshot (K = NT) or
         those of ``t_idx`` (N, K)."""
         n, nt = p.shape[0], self.geometry.n_times
@@ -111,9 +109,7 @@ class TwoFieldSurrogate(nn.Module):
             y = head(feats[0 if self.shared else j])
             y = y.reshape(n, -1, *self.space)
             if t_idx is not None and not self.time_sampled:
-                y = torch.gather(
-                    y, 1, t_idx.reshape(n, -1, *[1] * len(self.space)).expand(-1, -1, *self.space)
-                )
+                y = torch.gather(y, 1, t_idx.reshape(n, -1, *[1] * len(self.space)).expand(-1, -1, *self.space))
             outs.append(y)
         return outs[0], outs[1]
 
@@ -130,8 +126,7 @@ class FullyConnected(TwoFieldSurrogate):
     def build(self) -> list[nn.Module]:
         sizes = [self.n_inputs, *self.hidden]
         blocks: list[nn.Module] = [
-            mlp_block(a, b, self.batch_norm, self.activation)
-            for a, b in zip(sizes[:-1], sizes[1:], strict=True)
+            mlp_block(a, b, self.batch_norm, self.activation) for a, b in zip(sizes[:-1], sizes[1:], strict=True)
         ]
         return [*blocks, nn.Linear(sizes[-1], math.prod(self.space))]
 

@@ -67,9 +67,7 @@ class Scalers:
 
     @staticmethod
     def fit(params: torch.Tensor, u: torch.Tensor, v: torch.Tensor, floor: float) -> Scalers:
-        return Scalers(
-            Scaler.fit(params, floor=0.0), Scaler.fit(u, floor), Scaler.fit(v, floor), float(v.std())
-        )
+        return Scalers(Scaler.fit(params, floor=0.0), Scaler.fit(u, floor), Scaler.fit(v, floor), float(v.std()))
 
     def to(self, device) -> Scalers:
         return Scalers(self.params.to(device), self.u.to(device), self.v.to(device), self.v_sigma)
@@ -132,6 +130,7 @@ class Trainer:
             )
         self.model, self.spec, self.euler, self.dt = model.to(device), spec, euler, dt
         self.run_dir, self.meta, self.seed, self.device = Path(run_dir), meta, seed, device
+        self.run_dir.mkdir(parents=True, exist_ok=True)
         p, ut, vt = (torch.as_tensor(a, dtype=torch.float32) for a in (params, u, v))
         self.scalers = Scalers.fit(p, ut, vt, spec.scaler_floor)
         sc = self.scalers

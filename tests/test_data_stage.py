@@ -128,9 +128,7 @@ def test_a_corrupt_partial_is_set_aside_and_redone(tmp_path, tiny_data):
     (tmp_path / "tiny" / "train.h5.partial").write_bytes(b"garbage")
     run(_cfg(tmp_path))
     assert (tmp_path / "tiny" / "train.h5.partial.corrupt").exists()
-    assert np.array_equal(
-        dataset.load(tmp_path / "tiny" / "train.h5").u, dataset.load(tiny_data / "train.h5").u
-    )
+    assert np.array_equal(dataset.load(tmp_path / "tiny" / "train.h5").u, dataset.load(tiny_data / "train.h5").u)
 
 
 @pytest.mark.parametrize(
@@ -195,9 +193,7 @@ def test_a_killed_process_resumes_without_losing_finished_samples(tmp_path):
     done = dataset.read_attrs(partial)["done"]
     assert 0 < done.sum() < done.size
     for where in ("killed", "clean"):
-        subprocess.run(
-            [*cmd, f"paths.data_dir={tmp_path / where}"], cwd=ROOT, check=True, capture_output=True
-        )
+        subprocess.run([*cmd, f"paths.data_dir={tmp_path / where}"], cwd=ROOT, check=True, capture_output=True)
     a = dataset.load(tmp_path / "killed" / "small" / "train.h5")
     b = dataset.load(tmp_path / "clean" / "small" / "train.h5")
     assert np.array_equal(a.u, b.u) and np.array_equal(a.v, b.v) and np.array_equal(a.params, b.params)

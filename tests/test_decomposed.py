@@ -22,9 +22,7 @@ def _dense_reference(layer: DecomposedConv, x: torch.Tensor) -> torch.Tensor:
     for axis, (k, per) in enumerate(zip(layer.kernel, layer.periodic, strict=True)):
         h = k // 2
         if per:
-            x = torch.cat(
-                [x.narrow(axis + 2, x.shape[axis + 2] - h, h), x, x.narrow(axis + 2, 0, h)], axis + 2
-            )
+            x = torch.cat([x.narrow(axis + 2, x.shape[axis + 2] - h, h), x, x.narrow(axis + 2, 0, h)], axis + 2)
         pad.append(0 if per else h)
     return DENSE[len(layer.kernel)](x, w, layer.bias, padding=pad)
 
@@ -54,9 +52,7 @@ def test_linear_decomposition_is_a_dense_conv_with_the_cp_kernel(kernel, factors
 
 def test_four_dimensional_layer_against_an_independent_sum_of_shifts():
     """PyTorch has no conv4d: compare with a direct sum over the 81 kernel offsets."""
-    layer = DecomposedConv(
-        3, 2, (3, 3, 3, 3), [[0], [1], [2], [3]], rank=2, periodic=[False, False, True, False]
-    )
+    layer = DecomposedConv(3, 2, (3, 3, 3, 3), [[0], [1], [2], [3]], rank=2, periodic=[False, False, True, False])
     layer = layer.double()
     x = torch.randn(2, 3, 5, 4, 6, 5, dtype=torch.float64)
     w = layer.dense_kernel()
@@ -129,6 +125,4 @@ def test_bad_factorisations_are_refused():
         DecomposedConv(2, 2, (3, 3), [[0]], rank=1)
     with pytest.raises(ValueError, match="odd"):
         DecomposedConv(2, 2, (4, 3), [[0], [1]], rank=1)
-    assert math.isfinite(
-        DecomposedConv(2, 2, (1, 3), [[0], [1]], rank=1)(torch.randn(1, 2, 3, 3)).sum().item()
-    )
+    assert math.isfinite(DecomposedConv(2, 2, (1, 3), [[0], [1]], rank=1)(torch.randn(1, 2, 3, 3)).sum().item())

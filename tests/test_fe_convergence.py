@@ -97,9 +97,7 @@ def _energies(n: int, substeps: int):
     v = np.array([o[1] for o in out])
     standard = 0.5 * np.einsum("ki,i,ki->k", v, m, v) / C**2 + 0.5 * np.einsum("ki,ki->k", u, (K @ u.T).T)
     du = np.diff(u, axis=0) / grid.dt
-    modified = 0.5 * np.einsum("ki,i,ki->k", du, m, du) / C**2 + 0.5 * np.einsum(
-        "ki,ki->k", u[:-1], (K @ u[1:].T).T
-    )
+    modified = 0.5 * np.einsum("ki,i,ki->k", du, m, du) / C**2 + 0.5 * np.einsum("ki,ki->k", u[:-1], (K @ u[1:].T).T)
     return standard, modified
 
 

@@ -18,9 +18,7 @@ def test_doubling_inserts_exact_midpoints():
 
 
 def test_linear_functions_are_reproduced_on_any_grid():
-    i, j, k = torch.meshgrid(
-        torch.linspace(0, 1, 4), torch.linspace(0, 1, 6), torch.linspace(0, 1, 3), indexing="ij"
-    )
+    i, j, k = torch.meshgrid(torch.linspace(0, 1, 4), torch.linspace(0, 1, 6), torch.linspace(0, 1, 3), indexing="ij")
     f = (2 * i - 3 * j + 0.5 * k + 1)[None, None]
     g = Resize([4, 6, 3], [7, 11, 10], [False, False, False])(f)
     i2, j2, k2 = torch.meshgrid(
@@ -35,9 +33,7 @@ def test_resize_is_separable_matrix_interpolation_in_four_dimensions():
     y = Resize([3, 4, 5, 6], shape_out, periodic)(x)
     ref = x
     for a, (n_in, n_out) in enumerate(zip([3, 4, 5, 6], shape_out, strict=True)):
-        ref = torch.movedim(
-            torch.movedim(ref, a + 2, -1) @ interpolation_matrix(n_in, n_out, periodic[a]).T, -1, a + 2
-        )
+        ref = torch.movedim(torch.movedim(ref, a + 2, -1) @ interpolation_matrix(n_in, n_out, periodic[a]).T, -1, a + 2)
     assert torch.allclose(y, ref, atol=1e-6)
 
 

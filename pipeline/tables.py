@@ -1,0 +1,267 @@
+"""Gather a sweep into the paper's tables: ``python -m pipeline.tables <sweep dir> [--out DIR]``.
+
+Reads every run folder's ``metrics.json`` (and ``submodel.json`` when the submodel stage has run) and
+writes ``tables.md`` plus one CSV per table, rows and columns in the paper's order: Table 1
+(parameters), Tables 2-5 / 11-14 (train/test eps of the full fields, short/long protocol), Tables 6-9
+/ 15-18 (eps after zoom), Table 10 (mean epoch time), and, beyond the paper, the boundary-trace error
+next to the interior error after zoom and the speed-up of surrogate + submodel over the full FE
+solve. Missing or failed runs are listed by name and shown as "-"; the rest are reported as usual.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.runs import RunError, read_metrics, run_dirs
+
+log = logging.getLogger(__name__)
+
+ROWS = [
+    ("fc_t", "FC t"),
+    ("conv2d", "Conv2D"),
+    ("conv2d_t", "Conv2D t"),
+    ("conv3d", "Conv3D"),
+    ("conv2_5d", "Conv2.5D"),
+    ("conv2_5db", "Conv2.5Db"),
+    ("fc_t_boundary", "FC t Boundary"),
+    ("conv1d_boundary", "Conv1D Boundary"),
+    ("conv1d_t_boundary", "Conv1D t Boundary"),
+    ("conv2d_boundary", "Conv2D Boundary"),
+    ("conv1_5d_boundary", "Conv1.5D Boundary"),
+]
+FULL_ROWS = ROWS[:6]
+COLS = [("basic", "Basic"), ("bn", "BN"), ("e", "E"), ("sl", "SL"), ("bn_sl", "BN & SL"), ("e_sl", "E & SL")]
+SUBMODEL = "submodel.json"
+
+
+@dataclass
+class Sweep:
+    root: Path
+    cells: dict[tuple[str, str], dict] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    protocol: str | None = None
+    eps_definition: str | None = None
+
+
+def collect(root: str | Path) -> Sweep:
+    """Read the runs of a sweep folder; unusable runs become named problems, not failures."""
+    sweep = Sweep(Path(root))
+    for run in run_dirs(root):
+        try:
+            metrics = read_metrics(run)
+        except RunError as err:
+            sweep.problems.append(str(err))
+            continue
+        key = (metrics["model"], metrics["reg"])
+        if key in sweep.cells:
+            sweep.problems.append(f"run {run.name}: duplicate of {sweep.cells[key]['run']} for {key}; ignored")
+            continue
+        cell = {"run": run.name, "metrics": metrics}
+        zoom = run / SUBMODEL
+        if zoom.is_file():
+            try:
+                cell["submodel"] = json.loads(zoom.read_text())
+            except json.JSONDecodeError as err:
+                sweep.problems.append(f"run {run.name}: unreadable {SUBMODEL} ({err})")
+        sweep.cells[key] = cell
+        sweep.protocol = sweep.protocol or _protocol(metrics)
+        sweep.eps_definition = sweep.eps_definition or metrics.get("eps_definition")
+    grid_models = {m for m, _ in sweep.cells}
+    for model, label in ROWS:
+        for reg, col in COLS:
+            if model in grid_models and (model, reg) not in sweep.cells:
+                sweep.problems.append(f"missing run: {label} / {col} ({model}-{reg})")
+    return sweep
+
+
+def _protocol(metrics: dict) -> str | None:
+    import yaml
+
+    try:
+        return yaml.safe_load(metrics.get("config", ""))["train"]["name"]
+    except (TypeError, KeyError, yaml.YAMLError):
+        return None
+
+
+@dataclass(frozen=True)
+class Table:
+    slug: str
+    number: str  # the paper's table number for this protocol ("" when it has none)
+    title: str
+    rows: list[tuple[str, str]]
+    value: Callable[[dict], float | None]
+    fmt: str = "{:.2f}"
+
+
+def _get(*keys: str, scale: float = 1.0) -> Callable[[dict], float | None]:
+    def pick(cell: dict) -> float | None:
+        node = cell
+        for k in keys:
+            if not isinstance(node, dict) or k not in node:
+                return None
+            node = node[k]
+        return None if node is None else float(node) * scale
+
+    return pick
+
+
+def tables(protocol: str | None) -> list[Table]:
+    long = protocol == "long"
+    n = (lambda short, lng: str(lng if long else short)) if protocol in ("short", "long") else (lambda s, lng: "")
+    out = [
+        Table(
+            "parameters",
+            "1",
+            "Number of trainable parameters (million parameters)",
+            ROWS,
+            _get("metrics", "parameters", scale=1e-6),
+        )
+    ]
+    for k, (split, f, what) in enumerate(
+        [
+            ("train", "u", "Train error on full displacement"),
+            ("train", "v", "Train error on full velocity"),
+            ("test", "u", "Test error on full displacement"),
+            ("test", "v", "Test error on full velocity"),
+        ]
+    ):
+        out.append(
+            Table(
+                f"full_{split}_{f}",
+                n(2 + k, 11 + k),
+                f"{what} (eps, %)",
+                FULL_ROWS,
+                _get("metrics", "eps", split, f, scale=100),
+            )
+        )
+    for k, (split, f, what) in enumerate(
+        [
+            ("train", "u", "Train error on displacement after zoom"),
+            ("train", "v", "Train error on velocity after zoom"),
+            ("test", "u", "Test error on displacement after zoom"),
+            ("test", "v", "Test error on velocity after zoom"),
+        ]
+    ):
+        out.append(
+            Table(
+                f"zoom_{split}_{f}",
+                n(6 + k, 15 + k),
+                f"{what} (eps, %)",
+                ROWS,
+                _get("submodel", "eps_zoom", split, f, scale=100),
+            )
+        )
+    out.append(
+        Table(
+            "epoch_time",
+            "10" if protocol == "short" else "",
+            "Average time of one epoch (s)",
+            ROWS,
+            _get("metrics", "mean_epoch_seconds"),
+            "{:.3f}",
+        )
+    )
+    out.append(
+        Table(
+            "boundary_test_u",
+            "",
+            "Beyond the paper: test error of the boundary trace, u (eps, %)",
+            ROWS,
+            _get("metrics", "eps_boundary", "test", "u", scale=100),
+        )
+    )
+    out.append(
+        Table(
+            "speedup",
+            "",
+            "Beyond the paper: speed-up of surrogate + submodel over the full FE solve (test samples, wall time)",
+            ROWS,
+            _get("submodel", "timing", "speedup"),
+            "{:.1f}x",
+        )
+    )
+    return out
+
+
+def render(sweep: Sweep) -> tuple[str, dict[str, str]]:
+    """The Markdown document and one CSV text per table."""
+    md = [f"# Tables for {sweep.root}", ""]
+    if sweep.protocol:
+        md.append(f"Training protocol: `{sweep.protocol}`. ")
+    if sweep.eps_definition:
+        md.append(f"Error indicator: {sweep.eps_definition}. ")
+    md += ["BN & E is not part of the grid: the combination is refused (n/a), as in the paper.", ""]
+    csvs = {}
+    for table in tables(sweep.protocol):
+        values = {
+            (r, c): table.value(sweep.cells[(r, c)]) if (r, c) in sweep.cells else None
+            for r, _ in table.rows
+            for c, _ in COLS
+        }
+        if all(v is None for v in values.values()):
+            continue
+        head = f"Table {table.number}: {table.title}" if table.number else table.title
+        md += [
+            f"## {head}",
+            "",
+            "| | " + " | ".join(lbl for _, lbl in COLS) + " |",
+            "|---|" + "---|" * len(COLS),
+        ]
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(["model", *[lbl for _, lbl in COLS]])
+        for r, label in table.rows:
+            cells = [values[(r, c)] for c, _ in COLS]
+            md.append(f"| {label} | " + " | ".join("-" if v is None else table.fmt.format(v) for v in cells) + " |")
+            writer.writerow([label, *["" if v is None else f"{v:.6g}" for v in cells]])
+        md.append("")
+        csvs[f"table_{table.slug}.csv"] = buf.getvalue()
+    if sweep.problems:
+        md += ["## Missing or failed runs", ""] + [f"- {p}" for p in sweep.problems] + [""]
+    return "\n".join(md), csvs
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_tables(root: str | Path, out: str | Path | None = None) -> Path:
+    """Write ``tables.md`` and the CSVs (into ``out``, default the sweep folder); return the .md path."""
+    sweep = collect(root)
+    out = Path(out) if out else Path(root)
+    out.mkdir(parents=True, exist_ok=True)
+    md, csvs = render(sweep)
+    for name, text in csvs.items():
+        _write(out / name, text)
+    _write(out / "tables.md", md)
+    for problem in sweep.problems:
+        log.warning(problem)
+    return out / "tables.md"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.tables", description=__doc__.splitlines()[0])
+    parser.add_argument("sweep", help="a sweep folder (or a single run folder)")
+    parser.add_argument("--out", help="where to write tables.md and the CSVs (default: the sweep folder)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    try:
+        path = write_tables(args.sweep, args.out)
+    except RunError as err:
+        raise SystemExit(f"error: {err}") from None
+    print(path.read_text())
+    print(f"written: {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""Every model x regularisation of the paper's grid, built from the real config, on tiny data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from pipeline.config import compose
+from pipeline.train import build_model, geometry, load_data, targets
+from surrogate.models import n_parameters
+from surrogate.training import Trainer, TrainSpec
+
+CONF = Path(__file__).resolve().parent.parent / "conf"
+MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml"))
+REGS = sorted(p.stem for p in (CONF / "reg").glob("*.yaml"))
+
+
+def _cfg(tiny_data: Path, *extra: str):
+    return compose("train", ["data=tiny", f"paths.data_dir={tiny_data.parent}", "progress=false", *extra])
+
+
+def test_the_grid_is_the_papers_11_by_6():
+    assert len(MODELS) == 11 and len(REGS) == 6
+
+
+@pytest.mark.parametrize("reg", REGS)
+@pytest.mark.parametrize("model", MODELS)
+def test_every_combination_builds_and_takes_a_training_step(tiny_data, tmp_path, model, reg):
+    cfg = _cfg(tiny_data, f"model={model}", f"reg={reg}")
+    train, _ = load_data(cfg)
+    geom = geometry(train)
+    m = build_model(cfg, geom)
+    u, v = targets(train, m.target)
+    trainer = Trainer(
+        m,
+        TrainSpec(epochs=1, batch_size=4, times_per_sample=5),
+        float(cfg.reg.euler),
+        train.params,
+        u,
+        v,
+        0.125,
+        tmp_path,
+        {"fingerprint": "t"},
+        0,
+        torch.device("cpu"),
+    )
+    before = [p.detach().clone() for p in m.parameters()]
+    loss, _ = trainer._run_epoch()
+    assert np.isfinite(loss)
+    assert any(not torch.equal(b, p) for b, p in zip(before, m.parameters(), strict=True))
+    space = (geom.height, geom.width) if m.target == "field" else (geom.n_boundary,)
+    m.eval()
+    p = trainer.p[:3]
+    u_hat, v_hat = m(p)
+    assert u_hat.shape == v_hat.shape == (3, geom.n_times, *space)
+    t_idx = torch.tensor([[0, 4], [16, 1], [3, 3]])
+    u_some, _ = m(p, t_idx)
+    assert u_some.shape == (3, 2, *space)
+    assert torch.allclose(u_some[1, 0], u_hat[1, 16], atol=1e-5)  # a time picked = that time of the whole
+
+
+@pytest.mark.parametrize("model", ["conv2_5d", "fc_t", "conv1_5d_boundary"])
+def test_shared_layers_exist_once_and_feed_both_heads(tiny_data, model):
+    cfg_sl = _cfg(tiny_data, f"model={model}", "reg=sl")
+    train, _ = load_data(cfg_sl)
+    sl = build_model(cfg_sl, geometry(train))
+    two = build_model(_cfg(tiny_data, f"model={model}", "reg=basic"), geometry(train))
+    assert len(sl.trunks) == 1 and len(two.trunks) == 2
+    trunk, heads = sl.trunks[0], sl.heads
+    assert n_parameters(sl) == n_parameters(trunk) + n_parameters(heads[0]) + n_parameters(heads[1])
+    assert n_parameters(two) == n_parameters(sl) + n_parameters(trunk)
+    seen = []
+    for head in heads:
+        head.register_forward_pre_hook(lambda mod, args: seen.append(args[0]))
+    calls = []
+    trunk.register_forward_hook(lambda mod, args, out: calls.append(out))
+    sl(torch.randn(2, 3))
+    assert len(calls) == 1 and seen[0] is seen[1] is calls[0]  # one trunk pass, the same tensor to both
+    grads = torch.autograd.grad(
+        sum(o.sum() for o in sl(torch.randn(2, 3))), list(trunk.parameters()), allow_unused=True
+    )
+    assert all(g is not None for g in grads)
+
+
+def test_batch_norm_with_euler_is_refused(tiny_data):
+    cfg = _cfg(tiny_data, "reg=bn", "reg.euler=1.0")
+    train, _ = load_data(cfg)
+    with pytest.raises(ValueError, match="batch_norm with euler"):
+        build_model(cfg, geometry(train))
+
+
+def test_a_model_overfits_a_handful_of_samples(tiny_data, tmp_path):
+    cfg = _cfg(tiny_data, "model=conv1d_boundary", "reg=basic")
+    train, _ = load_data(cfg)
+    few = train.subset(slice(0, 4))
+    m = build_model(cfg, geometry(train))
+    u, v = targets(few, m.target)
+    trainer = Trainer(
+        m,
+        TrainSpec(epochs=800, batch_size=4, lr=3e-3, lr_final=3e-4),
+        0.0,
+        few.params,
+        u,
+        v,
+        0.125,
+        tmp_path,
+        {"fingerprint": "t"},
+        0,
+        torch.device("cpu"),
+    )
+    from surrogate.metrics import ErrorSpec
+
+    start = trainer.errors(few.params, u, v, ErrorSpec())
+    trainer.fit(progress=False)
+    end = trainer.errors(few.params, u, v, ErrorSpec())
+    for f in ("u", "v"):
+        assert end[f]["eps"] < 0.04 and end[f]["eps"] < 0.1 * start[f]["eps"], (start, end)

@@ -1,0 +1,151 @@
+"""Training runs: metrics.json, checkpoint round trip, kill-and-resume, determinism, launchers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from pipeline.config import compose
+from pipeline.runs import RunError, load_run, read_metrics, run_dirs
+from pipeline.train import train_run
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _cfg(tiny_data: Path, tmp: Path, *extra: str):
+    return compose(
+        "train",
+        [
+            "data=tiny",
+            f"paths.data_dir={tiny_data.parent}",
+            f"paths.results_dir={tmp}",
+            "progress=false",
+            "train=quick",
+            "train.epochs=6",
+            "train.checkpoint_every=2",
+            "train.batch_size=4",
+            *extra,
+        ],
+    )
+
+
+def test_a_run_writes_metrics_and_a_checkpoint(tiny_data, tmp_path):
+    metrics = train_run(_cfg(tiny_data, tmp_path, "model=conv2_5d", "reg=bn"), tmp_path / "run")
+    on_disk = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert on_disk["eps"] == metrics["eps"] and on_disk["epochs"] == 6 and on_disk["label"] == "Conv2.5D"
+    for split in ("train", "test"):
+        for f in ("u", "v"):
+            assert 0 < on_disk["eps"][split][f] < 2
+    assert on_disk["parameters"] == sum(p.numel() for p in load_run(tmp_path / "run").model.parameters())
+    assert on_disk["mean_epoch_seconds"] > 0 and on_disk["peak_memory_bytes"] > 1e6
+    assert ">= 0.05" in on_disk["eps_definition"] and "dolfinx-solver-real" in on_disk["versions"]
+    assert "model:" in on_disk["config"] and len(on_disk["eps_t"]["test"]["u"]) == 17
+
+
+def test_checkpoint_round_trip_gives_identical_predictions(tiny_data, tmp_path):
+    cfg = _cfg(tiny_data, tmp_path, "model=conv1_5d_boundary", "reg=bn_sl")
+    train_run(cfg, tmp_path / "run")
+    from fe import dataset
+
+    test = dataset.load(tiny_data / "test.h5")
+    first, second = load_run(tmp_path / "run"), load_run(tmp_path / "run")
+    a, b = first.predict(test.params), second.predict(test.params)
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]) and a[0].shape == (4, 17, 32)
+
+
+class Killed(Exception):
+    pass
+
+
+@pytest.mark.parametrize(("model", "reg"), [("conv2_5db", "e_sl"), ("fc_t", "bn")])
+def test_kill_and_resume_equals_an_uninterrupted_run(tiny_data, tmp_path, model, reg):
+    extra = [f"model={model}", f"reg={reg}", "train.times_per_sample=5"]
+    clean = train_run(_cfg(tiny_data, tmp_path, *extra), tmp_path / "clean")
+
+    def kill_at_epoch_3(epoch: int) -> None:  # after the checkpoint of epoch 2, before that of epoch 4
+        if epoch == 3:
+            raise Killed
+
+    with pytest.raises(Killed):
+        train_run(_cfg(tiny_data, tmp_path, *extra), tmp_path / "killed", on_epoch=kill_at_epoch_3)
+    assert torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=False)["epoch"] == 2
+    resumed = train_run(_cfg(tiny_data, tmp_path, *extra), tmp_path / "killed")
+    assert resumed["eps"] == clean["eps"] and resumed["final_loss"] == clean["final_loss"]
+    wa = torch.load(tmp_path / "clean" / "checkpoint.pt", weights_only=False)["model"]
+    wb = torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=False)["model"]
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_same_seed_same_metrics_other_seed_other_metrics(tiny_data, tmp_path):
+    runs = [
+        train_run(_cfg(tiny_data, tmp_path, "model=conv2d", f"seed={s}"), tmp_path / f"r{k}")
+        for k, s in enumerate((3, 3, 4))
+    ]
+    assert runs[0]["eps"] == runs[1]["eps"] and runs[0]["eps"] != runs[2]["eps"]
+
+
+def test_a_checkpoint_of_another_config_is_refused(tiny_data, tmp_path):
+    train_run(_cfg(tiny_data, tmp_path, "model=conv1d_boundary"), tmp_path / "run")
+    with pytest.raises(RuntimeError, match="another config"):
+        train_run(_cfg(tiny_data, tmp_path, "model=conv1d_boundary", "train.lr=0.01"), tmp_path / "run")
+
+
+def test_unusable_runs_are_named(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / ".hydra").mkdir()
+    with pytest.raises(RunError, match="run empty: no checkpoint"):
+        load_run(tmp_path / "empty")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(RunError, match="run bad: corrupt checkpoint"):
+        load_run(tmp_path / "bad")
+    with pytest.raises(RunError, match="run bad: no metrics.json"):
+        read_metrics(tmp_path / "bad")
+    assert run_dirs(tmp_path) == [tmp_path / "bad", tmp_path / "empty"]
+
+
+def test_the_slurm_launcher_config_composes():
+    from hydra import compose as hcompose
+    from hydra import initialize_config_dir
+
+    from pipeline.config import CONF_DIR
+
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = hcompose("train", ["hydra/launcher=slurm", "hydra.launcher.partition=gpu"], return_hydra_config=True)
+    launcher = cfg.hydra.launcher
+    assert launcher._target_.endswith("SlurmLauncher") and launcher.partition == "gpu"
+    assert launcher.array_parallelism == 66 and launcher.timeout_min > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("launcher", ["local", "submitit_local"])
+def test_multirun_over_two_tiny_combos(tiny_data, tmp_path, launcher):
+    """The grid mechanism for real: Hydra's multirun through the joblib and submitit (local
+    executor) launchers, two combinations, each writing its metrics in the sweep folder."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "pipeline.train",
+        "-m",
+        "model=fc_t_boundary,conv1_5d_boundary",
+        "reg=basic",
+        "data=tiny",
+        f"paths.data_dir={tiny_data.parent}",
+        f"paths.results_dir={tmp_path}",
+        "train=quick",
+        "train.epochs=2",
+        "progress=false",
+        "threads=1",
+        f"hydra/launcher={launcher}",
+    ]
+    subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, timeout=600)
+    sweep = tmp_path / "sweeps" / "tiny-quick"
+    found = {p.name: read_metrics(p) for p in run_dirs(sweep)}
+    assert set(found) == {"fc_t_boundary-basic", "conv1_5d_boundary-basic"}
+    assert all(m["epochs"] == 2 for m in found.values())
