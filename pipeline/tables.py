@@ -74,10 +74,11 @@ def collect(root: str | Path) -> Sweep:
         sweep.cells[key] = cell
         sweep.protocol = sweep.protocol or _protocol(metrics)
         sweep.eps_definition = sweep.eps_definition or metrics.get("eps_definition")
-    grid_models = {m for m, _ in sweep.cells}
+    # The grid launched is the product of the models and regularisations seen (a single run has none).
+    models, regs = {m for m, _ in sweep.cells}, {r for _, r in sweep.cells}
     for model, label in ROWS:
         for reg, col in COLS:
-            if model in grid_models and (model, reg) not in sweep.cells:
+            if model in models and reg in regs and (model, reg) not in sweep.cells:
                 sweep.problems.append(f"missing run: {label} / {col} ({model}-{reg})")
     return sweep
 

@@ -56,7 +56,8 @@ def test_tables_follow_the_papers_layout(tmp_path):
     ]
     assert [ln.split(" | ")[0][2:] for ln in lines] == [label for _, label in ROWS]
     assert "run conv2d-bn: no metrics.json" in md
-    assert "missing run: Conv3D / E (conv3d-e)" in md and "missing run: Conv2D" not in md
+    assert "missing run: Conv3D / E & SL (conv3d-e_sl)" in md and "missing run: FC t Boundary / BN (" in md
+    assert "missing run: Conv3D / E (" not in md and "missing run: Conv2D" not in md  # not launched
     with open(tmp_path / "table_full_test_v.csv") as f:
         rows = list(csv.reader(f))
     assert rows[0] == ["model", *[lbl for _, lbl in COLS]] and rows[4][1:3] == ["2", "4"]

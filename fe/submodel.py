@@ -1,0 +1,109 @@
+"""The FE submodel: the zone of interest Omega' alone, driven by boundary values on its loop.
+
+Its mesh has the parent's spacing (the same 'right'-diagonal cells, so interior rows of the
+operators coincide with the parent's), the same scheme and time step, zero initial state and no
+source (the source lies outside Omega'). Dirichlet values on the boundary of Omega' come from a
+trace (NT_trace, B) of u and v on the ordered boundary loop, given at the trace times. Between trace
+times the values are interpolated by cubic Hermite polynomials in time, which use both u and its
+derivative v and are exact at the trace times: driven by the parent's own boundary values at every
+solver step, the submodel reproduces the parent's zone fields to round-off.
+"""
+
+from __future__ import annotations
+
+import time
+
+from mpi4py import MPI
+
+import numpy as np
+
+from fe.discretization import Discretization, Rectangle
+from fe.spec import MeshSpec, Physics
+from fe.timestepping import PointSources, TimeGrid, integrate
+from fe.zone import ZoneGrid
+
+
+class HermiteTrace:
+    """Cubic Hermite interpolation in time of values ``u`` and derivatives ``v`` (NT, ...) at ``times``."""
+
+    def __init__(self, times: np.ndarray, u: np.ndarray, v: np.ndarray):
+        if u.shape != v.shape or u.shape[0] != times.size:
+            raise ValueError(f"trace shapes u{u.shape}, v{v.shape} do not match {times.size} times")
+        self.times, self.u, self.v = np.asarray(times, dtype=float), u, v
+
+    def __call__(self, t: float) -> tuple[np.ndarray, np.ndarray]:
+        """(u(t), du/dt(t))."""
+        k = int(np.clip(np.searchsorted(self.times, t, side="right") - 1, 0, self.times.size - 2))
+        t0, t1 = self.times[k], self.times[k + 1]
+        h = t1 - t0
+        s = (t - t0) / h
+        if abs(s) < 1e-12:  # exactly on a trace time: return the trace itself
+            return self.u[k], self.v[k]
+        if abs(s - 1) < 1e-12:
+            return self.u[k + 1], self.v[k + 1]
+        s2, s3 = s * s, s * s * s
+        u = (
+            (2 * s3 - 3 * s2 + 1) * self.u[k]
+            + (s3 - 2 * s2 + s) * h * self.v[k]
+            + (-2 * s3 + 3 * s2) * self.u[k + 1]
+            + (s3 - s2) * h * self.v[k + 1]
+        )
+        du = (
+            ((6 * s2 - 6 * s) * self.u[k] + (-6 * s2 + 6 * s) * self.u[k + 1]) / h
+            + (3 * s2 - 4 * s + 1) * self.v[k]
+            + (3 * s2 - 2 * s) * self.v[k + 1]
+        )
+        return u, du
+
+
+class Submodel:
+    """FE model of Omega' on ``comm``; :meth:`solve` advances a block of samples together."""
+
+    def __init__(self, comm: MPI.Comm, physics: Physics, mesh: MeshSpec, grid: TimeGrid, scheme):
+        self.physics, self.grid, self.scheme = physics, grid, scheme
+        self.zone = ZoneGrid.of(physics, mesh)
+        h, w = self.zone.shape
+        x, y = self.zone.x, self.zone.y
+        self.disc = Discretization(comm, Rectangle(x[0], x[-1], y[0], y[-1], w - 1, h - 1))
+        self.zone_dofs, self.zone_ij = self.disc.grid_index((x[0], y[0]), h, w)
+        # Where each Dirichlet dof (boundary of Omega', ghosts included) sits on the boundary loop.
+        loop_pos = {(int(i), int(j)): k for k, (i, j) in enumerate(self.zone.boundary)}
+        fixed = self.disc.boundary_dofs
+        xy = self.disc.coords[fixed]
+        ij = np.rint(np.stack([(xy[:, 1] - y[0]) / (y[1] - y[0]), (xy[:, 0] - x[0]) / (x[1] - x[0])], 1))
+        self.fixed, self.fixed_loop = fixed, np.array([loop_pos[(int(i), int(j))] for i, j in ij], dtype=np.int64)
+        self.solve_seconds = 0.0
+
+    def solve(self, times: np.ndarray, trace_u: np.ndarray, trace_v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Collective. Zone fields (b, NT, H, W) on rank 0 for traces (b, NT_trace, B) of u and v given at
+        ``times`` (which must span [0, t_final])."""
+        b = trace_u.shape[0]
+        if times[0] > 1e-12 or times[-1] < self.grid.t_final - 1e-12:
+            raise ValueError(f"the boundary trace covers [{times[0]}, {times[-1]}], not [0, {self.grid.t_final}]")
+        start = time.perf_counter()
+        # (NT_trace, n_fixed, b): the trace reordered onto the Dirichlet dofs
+        hermite = HermiteTrace(
+            times, trace_u[:, :, self.fixed_loop].transpose(1, 2, 0), trace_v[:, :, self.fixed_loop].transpose(1, 2, 0)
+        )
+        stepper = self.scheme.stepper(
+            self.disc,
+            self.physics.c,
+            self.grid.dt,
+            b,
+            self.fixed,
+            PointSources.none(b),
+            data=hermite,
+            record=self.zone_dofs,
+        )
+        stepper.start()
+        nt = self.grid.n_snapshots
+        u = np.empty((b, nt, self.zone_dofs.size))
+        v = np.empty_like(u)
+
+        def keep(k: int, uk: np.ndarray, vk: np.ndarray) -> None:
+            u[:, k], v[:, k] = uk.T, vk.T
+
+        integrate(stepper, self.grid, keep)
+        self.solve_seconds += time.perf_counter() - start
+        out = [self.disc.gather_grid(self.zone_ij, f, self.zone.shape) for f in (u, v)]
+        return tuple(None if f is None else f.reshape(b, nt, *self.zone.shape) for f in out)

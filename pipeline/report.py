@@ -1,0 +1,279 @@
+"""Report stage: ``python -m pipeline.report [target=<run or sweep folder>]``.
+
+Writes ``<target>/report/report.md`` and the PNGs it links: the dataset summary and sample design,
+every table of ``pipeline.tables``, snapshots of u (reference / predicted / after zoom / error) for a
+test sample of the best run, eps(t) curves of the best runs, parameters against test error, the mean
+epoch time per model, and the speed-up of surrogate + submodel over the full FE solve. Runs without
+results are listed, not fatal.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import hydra  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import yaml  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
+
+from fe import dataset  # noqa: E402
+from pipeline.submodel import EXAMPLE  # noqa: E402
+from pipeline.tables import COLS, ROWS, Sweep, collect, render  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+
+def _score(cell: dict) -> float:
+    """Test eps of u after zoom when known, else of the model's own target."""
+    zoom = cell.get("submodel", {}).get("eps_zoom", {}).get("test")
+    return float(zoom["u"]) if zoom else float(cell["metrics"]["eps"]["test"]["u"])
+
+
+def _ranked(sweep: Sweep) -> list[tuple[tuple[str, str], dict]]:
+    return sorted(sweep.cells.items(), key=lambda kv: _score(kv[1]))
+
+
+def _label(key: tuple[str, str], cell: dict) -> str:
+    return f"{cell['metrics']['label']} / {cell['metrics']['reg_label']}"
+
+
+def fig_design(train: dataset.Dataset, test: dataset.Dataset, path: Path) -> None:
+    cfg = yaml.safe_load(train.attrs["config"])
+    (lx, ly), (zx, zy) = cfg["physics"]["domain"], cfg["physics"]["zone"]
+    mz = cfg["sampling"]["margin_zone"]
+    fig, ax = plt.subplots(figsize=(5.6, 5.4))
+    vmin, vmax = cfg["sampling"]["omega"]
+    sc = ax.scatter(
+        train.params[:, 1],
+        train.params[:, 2],
+        c=train.params[:, 0],
+        cmap="viridis",
+        vmin=vmin,
+        vmax=vmax,
+        s=18,
+        label="train",
+    )
+    ax.scatter(
+        test.params[:, 1],
+        test.params[:, 2],
+        c=test.params[:, 0],
+        cmap="viridis",
+        vmin=vmin,
+        vmax=vmax,
+        s=40,
+        marker="^",
+        edgecolors="k",
+        linewidths=0.5,
+        label="test",
+    )
+    ax.add_patch(plt.Rectangle((-lx, -ly), 2 * lx, 2 * ly, fill=False, lw=1.5))
+    ax.add_patch(
+        plt.Rectangle((-zx, -zy), 2 * zx, 2 * zy, fill=True, alpha=0.25, color="tab:red", label="zone of interest")
+    )
+    ax.add_patch(
+        plt.Rectangle(
+            (-zx - mz, -zy - mz),
+            2 * (zx + mz),
+            2 * (zy + mz),
+            fill=False,
+            ls="--",
+            color="tab:red",
+            label="excluded (margin)",
+        )
+    )
+    ax.set_aspect("equal")
+    ax.set_xlabel("xs")
+    ax.set_ylabel("ys")
+    ax.set_title("Source positions (colour: omega)")
+    fig.colorbar(sc, ax=ax, label="omega", shrink=0.8)
+    ax.legend(loc="upper center", fontsize=7, ncol=2, bbox_to_anchor=(0.5, -0.12))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def fig_snapshots(example: dict, title: str, path: Path) -> None:
+    t = example["t"]
+    picks = [int(round(f * (t.size - 1))) for f in (0.4, 0.6, 0.8, 1.0)]
+    rows = [("reference u", example["u_ref"])]
+    if "u_pred" in example:
+        rows.append(("predicted u", example["u_pred"]))
+    rows += [("u after zoom", example["u_zoom"]), ("|error| after zoom", np.abs(example["u_zoom"] - example["u_ref"]))]
+    vmax = float(np.abs(example["u_ref"]).max()) or 1.0
+    emax = float(np.abs(rows[-1][1][picks]).max()) or vmax
+    extent = [example["x"][0], example["x"][-1], example["y"][0], example["y"][-1]]
+    fig, axes = plt.subplots(len(rows), len(picks), figsize=(2.4 * len(picks), 2.2 * len(rows)), squeeze=False)
+    for r, (name, field) in enumerate(rows):
+        err = name.startswith("|")
+        for c, k in enumerate(picks):
+            ax = axes[r, c]
+            im = ax.imshow(
+                field[k],
+                origin="lower",
+                extent=extent,
+                cmap="magma" if err else "RdBu_r",
+                vmin=0 if err else -vmax,
+                vmax=emax if err else vmax,
+            )
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(f"t = {t[k]:.2f}", fontsize=9)
+            if c == 0:
+                ax.set_ylabel(name, fontsize=9)
+        fig.colorbar(im, ax=axes[r, :].tolist(), shrink=0.8)
+    p = example["params"]
+    fig.suptitle(f"{title}: test sample omega={p[0]:.2f}, source ({p[1]:.2f}, {p[2]:.2f})", fontsize=10)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def fig_eps_t(ranked, t: np.ndarray, path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    for key, cell in ranked[:5]:
+        line = ax.plot(t, _curve(cell["metrics"]["eps_t"]["test"]["u"]), ls="--", lw=1)[0]
+        zoom = cell.get("submodel", {}).get("eps_zoom_t", {}).get("test", {}).get("u")
+        if zoom:
+            ax.plot(t, _curve(zoom), color=line.get_color(), lw=1.8, label=f"{_label(key, cell)} (after zoom)")
+        else:
+            line.set_label(_label(key, cell))
+    ax.set_xlabel("t")
+    ax.set_ylabel("test eps of u (%)")
+    ax.set_title("Error over time (dashed: the network's own prediction)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _curve(values: list) -> np.ndarray:
+    return 100 * np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
+def fig_params_vs_error(sweep: Sweep, path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    markers = dict(zip([c for c, _ in COLS], "osDv^P", strict=True))
+    for (_, reg), cell in sweep.cells.items():
+        boundary = cell["metrics"].get("target") == "boundary"
+        ax.scatter(
+            cell["metrics"]["parameters"],
+            100 * _score(cell),
+            marker=markers.get(reg, "o"),
+            color="tab:orange" if boundary else "tab:blue",
+            s=30,
+        )
+        ax.annotate(cell["metrics"]["label"], (cell["metrics"]["parameters"], 100 * _score(cell)), fontsize=6)
+    ax.set_xscale("log")
+    ax.set_xlabel("trainable parameters")
+    ax.set_ylabel("test eps of u (%), after zoom when available")
+    ax.set_title("Parameters vs error (blue: full field, orange: boundary)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def fig_epoch_time(sweep: Sweep, path: Path) -> None:
+    labels, values = [], []
+    for model, label in ROWS:
+        times = [
+            c["metrics"]["mean_epoch_seconds"]
+            for (m, _), c in sweep.cells.items()
+            if m == model and c["metrics"].get("mean_epoch_seconds")
+        ]
+        if times:
+            labels.append(label)
+            values.append(float(np.mean(times)))
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    ax.barh(labels[::-1], values[::-1], color="tab:blue")
+    ax.set_xlabel("mean epoch time (s), averaged over regularisations")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def dataset_summary(train: dataset.Dataset, test: dataset.Dataset) -> list[str]:
+    cfg = yaml.safe_load(train.attrs["config"])
+    ph, ms, sa = cfg["physics"], cfg["mesh"], cfg["sampling"]
+    n, nt, h, w = train.u.shape
+    return [
+        "## Dataset",
+        "",
+        f"- `{train.path.parent}`: {n} train + {test.u.shape[0]} test samples; {nt} snapshots over "
+        f"[0, {ph['t_final']}]; zone grid {h} x {w} nodes; boundary loop of {train.boundary_index.shape[0]} nodes.",
+        f"- Physics: c = {ph['c']}, Omega = [-{ph['domain'][0]}, {ph['domain'][0]}] x [-{ph['domain'][1]}, "
+        f"{ph['domain'][1]}], Omega' = [-{ph['zone'][0]}, {ph['zone'][0]}] x [-{ph['zone'][1]}, {ph['zone'][1]}], "
+        f"omega in {sa['omega']}, sources >= {sa['margin_zone']} outside Omega'.",
+        f"- Mesh {ms['nx']} x {ms['ny']} cells (P1); time step {float(train.attrs['dt']):.4g} "
+        f"({train.attrs['substeps']} per snapshot), CFL limit {float(train.attrs['dt_crit']):.4g}.",
+        f"- Made at git {train.attrs.get('git_revision', '?')} on {train.attrs.get('created', '?')}.",
+        "",
+    ]
+
+
+def write_report(target: str | Path, out: str | Path | None = None) -> Path:
+    sweep = collect(target)
+    out = Path(out) if out else Path(target) / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    md = [f"# wavezoom report: {target}", ""]
+    ranked = _ranked(sweep)
+    if ranked:
+        data = Path(ranked[0][1]["metrics"]["data"])
+        try:
+            train, test = dataset.load(data / "train.h5"), dataset.load(data / "test.h5")
+        except dataset.DatasetError as err:
+            md += [f"Dataset unavailable: {err}", ""]
+        else:
+            md += dataset_summary(train, test)
+            fig_design(train, test, out / "design.png")
+            md += ["![sample design](design.png)", ""]
+            fig_eps_t(ranked, train.t, out / "eps_t.png")
+        key, best = ranked[0]
+        md += [
+            "## Best run",
+            "",
+            f"{_label(key, best)} (`{best['run']}`): test eps of u "
+            f"{100 * _score(best):.2f}% ({'after zoom' if 'submodel' in best else 'network alone'}).",
+            "",
+        ]
+        example = Path(target) / best["run"] / EXAMPLE
+        if not example.exists() and Path(target).name == best["run"]:
+            example = Path(target) / EXAMPLE
+        if example.exists():
+            fig_snapshots(dict(np.load(example)), _label(key, best), out / "snapshots.png")
+            md += ["![snapshots](snapshots.png)", ""]
+        md += ["![eps(t)](eps_t.png)", ""] if (out / "eps_t.png").exists() else []
+        fig_params_vs_error(sweep, out / "params_vs_error.png")
+        fig_epoch_time(sweep, out / "epoch_time.png")
+        md += [
+            "## Size, error and cost",
+            "",
+            "![parameters vs error](params_vs_error.png)",
+            "",
+            "![epoch time](epoch_time.png)",
+            "",
+        ]
+    tables_md, _ = render(sweep)
+    md += ["## Tables", ""] + ["#" + line if line.startswith("## ") else line for line in tables_md.splitlines()[2:]]
+    path = out / "report.md"
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("\n".join(md) + "\n")
+    os.replace(tmp, path)
+    for problem in sweep.problems:
+        log.warning(problem)
+    return path
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="report")
+def main(cfg: DictConfig) -> None:
+    path = write_report(cfg.target, cfg.report.out)
+    print(f"report: {path}")
+
+
+if __name__ == "__main__":
+    main()

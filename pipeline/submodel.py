@@ -1,0 +1,216 @@
+"""Submodel stage: ``python -m pipeline.submodel [target=<run or sweep folder>]``.
+
+For every trained run under ``target``: the network predicts boundary traces of u and v on the loop
+of Omega' (boundary models directly; full-field models through their fields' values on the loop), an
+FE model of Omega' alone re-solves the zone for the train and test samples, and eps "after zoom" is
+computed exactly as in training. Beyond the paper, the same file holds the error of the trace alone,
+the interior error, and the wall time of surrogate + submodel against the full FE solve of the same
+test samples. Writes ``submodel.json`` (and ``zoom_example.npz`` for the report) in each run folder;
+runs that fail are reported by name and the others carry on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from mpi4py import MPI
+
+import hydra
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from fe import dataset
+from fe.solver import ParentSolver
+from fe.submodel import Submodel
+from fe.timestepping import TimeGrid
+from fe.zone import boundary_trace
+from pipeline.data import data_job
+from pipeline.provenance import record
+from pipeline.runs import RunError, TrainedRun, load_run, run_dirs
+from pipeline.train import write_json_atomic
+from surrogate.metrics import ErrorSpec, epsilon
+
+log = logging.getLogger(__name__)
+RESULT = "submodel.json"
+EXAMPLE = "zoom_example.npz"
+INTERPOLATION = "cubic Hermite in time between snapshots, from the predicted u and v on the loop"
+
+
+class FEModels:
+    """The parent and submodel FE models of a dataset, rebuilt from the config it records."""
+
+    def __init__(self, ds: dataset.Dataset):
+        job = data_job(OmegaConf.create(ds.attrs["config"]))
+        self.job = job
+        self.grid = TimeGrid(job.physics.t_final, ds.t.size, int(ds.attrs["substeps"]))
+        self.submodel = Submodel(MPI.COMM_SELF, job.physics, job.mesh, self.grid, job.scheme)
+        self._parent: ParentSolver | None = None
+
+    @property
+    def parent(self) -> ParentSolver:
+        if self._parent is None:
+            self._parent = ParentSolver(
+                MPI.COMM_SELF, self.job.physics, self.job.mesh, self.job.solver, self.job.scheme
+            )
+        return self._parent
+
+
+def _blocks(n: int, size: int):
+    for b0 in range(0, n, size):
+        yield slice(b0, min(n, b0 + size))
+
+
+def zoom_split(run: TrainedRun, ds: dataset.Dataset, fe: FEModels, block: int) -> dict:
+    """Predict, re-solve Omega', and return predictions, traces, zone fields and timings."""
+    loop = ds.boundary_index
+    start = time.perf_counter()
+    pred_u, pred_v = run.predict(ds.params)
+    surrogate_s = time.perf_counter() - start
+    if run.model.target == "field":
+        trace_u, trace_v = boundary_trace(pred_u, loop), boundary_trace(pred_v, loop)
+    else:
+        trace_u, trace_v = pred_u, pred_v
+    fe.submodel.solve_seconds = 0.0
+    zu, zv = np.empty_like(ds.u), np.empty_like(ds.v)
+    for sl in _blocks(ds.params.shape[0], block):
+        zu[sl], zv[sl] = fe.submodel.solve(ds.t, trace_u[sl], trace_v[sl])
+    return {
+        "pred_u": pred_u,
+        "trace_u": trace_u,
+        "trace_v": trace_v,
+        "zoom_u": zu,
+        "zoom_v": zv,
+        "surrogate_s": surrogate_s,
+        "submodel_s": fe.submodel.solve_seconds,
+    }
+
+
+def full_solve_seconds(fe: FEModels, params: np.ndarray, block: int) -> float:
+    parent = fe.parent
+    parent.solve_seconds = 0.0
+    for sl in _blocks(params.shape[0], block):
+        parent.solve(params[sl])
+    return parent.solve_seconds
+
+
+def submodel_run(run_dir: str | Path, cfg: DictConfig) -> dict:
+    """The submodel stage for one run folder; writes and returns its ``submodel.json``."""
+    run_dir = Path(run_dir)
+    run = load_run(run_dir)
+    data_root = Path(cfg.submodel.data_dir or run.cfg.paths.data_dir) / str(run.cfg.data)
+    try:
+        splits = {s: dataset.load(data_root / f"{s}.h5") for s in ("train", "test")}
+    except dataset.DatasetError as err:
+        raise RunError(f"run {run_dir.name}: {err}") from err
+    spec = ErrorSpec(**run.cfg.metrics)
+    fe = FEModels(splits["test"])
+    block = int(cfg.submodel.block_size)
+    out: dict = {
+        "run": run_dir.name,
+        "run_dir": str(run_dir),
+        "model": run.model.name,
+        "label": run.model.label,
+        "reg": str(run.cfg.reg.name),
+        "reg_label": str(run.cfg.reg.label),
+        "eps_zoom": {},
+        "eps_zoom_interior": {},
+        "eps_trace": {},
+        "eps_zoom_t": {},
+        "eps_definition": spec.caption(),
+        "interpolation": INTERPOLATION,
+        "data": str(data_root),
+    }
+    interior = (slice(None), slice(None), slice(1, -1), slice(1, -1))
+    for split, ds in splits.items():
+        res = zoom_split(run, ds, fe, block)
+        zoom = {f: epsilon(res[f"zoom_{f}"], getattr(ds, f), spec) for f in ("u", "v")}
+        out["eps_zoom"][split] = {f: zoom[f]["eps"] for f in ("u", "v")}
+        out["eps_zoom_t"][split] = {f: zoom[f]["eps_t"] for f in ("u", "v")}
+        out["eps_zoom_interior"][split] = {
+            f: epsilon(res[f"zoom_{f}"][interior], getattr(ds, f)[interior], spec)["eps"] for f in ("u", "v")
+        }
+        out["eps_trace"][split] = {
+            "u": epsilon(res["trace_u"], ds.boundary_u, spec)["eps"],
+            "v": epsilon(res["trace_v"], ds.boundary_v, spec)["eps"],
+        }
+        if split == "test":
+            k = int(cfg.submodel.example_sample) % ds.params.shape[0]
+            example = {
+                "t": ds.t,
+                "x": ds.x,
+                "y": ds.y,
+                "params": ds.params[k],
+                "u_ref": ds.u[k],
+                "u_zoom": res["zoom_u"][k],
+                "boundary_index": ds.boundary_index,
+            }
+            if run.model.target == "field":
+                example["u_pred"] = res["pred_u"][k]
+            _save_npz(run_dir / EXAMPLE, example)
+            timing = {
+                "samples": int(ds.params.shape[0]),
+                "surrogate_s": res["surrogate_s"],
+                "submodel_s": res["submodel_s"],
+            }
+            if cfg.submodel.time_full_solve:
+                timing["full_fe_s"] = full_solve_seconds(fe, ds.params, block)
+                timing["speedup"] = timing["full_fe_s"] / (timing["surrogate_s"] + timing["submodel_s"])
+            out["timing"] = timing
+    meta = record(OmegaConf.to_yaml(cfg.submodel), {"run": out["run"], "submodel": dict(cfg.submodel)})
+    out.update({k: meta[k] for k in ("versions", "git_revision", "created")})
+    write_json_atomic(out, run_dir / RESULT)
+    zt = out["eps_zoom"]["test"]
+    log.info(
+        "%s/%s after zoom: test eps u %.3g%%, v %.3g%% (trace u %.3g%%); speed-up %s",
+        out["label"],
+        out["reg_label"],
+        100 * zt["u"],
+        100 * zt["v"],
+        100 * out["eps_trace"]["test"]["u"],
+        f"{out['timing'].get('speedup', float('nan')):.1f}x",
+    )
+    return out
+
+
+def _save_npz(path: Path, arrays: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    tmp.replace(path)
+
+
+def run(cfg: DictConfig) -> tuple[dict[str, dict], list[str]]:
+    """Every run under ``cfg.target``: results by run name, and the problems met (named)."""
+    results, problems = {}, []
+    for run_dir in run_dirs(cfg.target):
+        try:
+            results[run_dir.name] = submodel_run(run_dir, cfg)
+        except (RunError, dataset.DatasetError) as err:
+            problems.append(str(err))
+            log.error("%s", err)
+    if not results and not problems:
+        problems.append(f"{cfg.target}: no run folders found")
+    return results, problems
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="submodel")
+def main(cfg: DictConfig) -> None:
+    results, problems = run(cfg)
+    print(f"\nsubmodel: {len(results)} run(s) processed under {cfg.target}")
+    for name, res in results.items():
+        zt, timing = res["eps_zoom"]["test"], res["timing"]
+        speed = f", {timing['speedup']:.1f}x the full FE solve" if "speedup" in timing else ""
+        print(
+            f"  {name}: test eps after zoom u {100 * zt['u']:.2f}%, v {100 * zt['v']:.2f}%{speed}"
+            f" -> {Path(res['run_dir']) / RESULT}"
+        )
+    for p in problems:
+        print(f"  problem: {p}")
+    print("next: make report (Markdown report and figures), make tables SWEEP=<sweep folder>")
+    if problems and not results:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
