@@ -19,6 +19,22 @@ from fe.timestepping import TimeGrid, integrate, time_grid
 from fe.zone import ZoneGrid
 
 
+def zone_fields(stepper, grid: TimeGrid, zone_ij: np.ndarray, shape: tuple[int, int]):
+    """Collective. Run a started stepper (recording the zone's dofs) over ``grid``; return u and v as
+    ``(b, NT, H, W)`` on rank 0 (``None`` elsewhere)."""
+    b, nt = stepper.b, grid.n_snapshots
+    # (b, NT, zone dofs): each snapshot's small transpose happens while it is in cache.
+    u = np.empty((b, nt, stepper.record.size))
+    v = np.empty_like(u)
+
+    def keep(k: int, uk: np.ndarray, vk: np.ndarray) -> None:
+        u[:, k], v[:, k] = uk.T, vk.T
+
+    integrate(stepper, grid, keep)
+    out = [stepper.disc.gather_grid(zone_ij, f, shape) for f in (u, v)]
+    return tuple(None if f is None else f.reshape(b, nt, *shape) for f in out)
+
+
 class ParentSolver:
     """FE model of the whole domain Omega; ``comm`` decides who holds the mesh (see Discretization)."""
 
@@ -42,7 +58,7 @@ class ParentSolver:
     def solve(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
         """Collective. u, v of shape ``(b, NT, H, W)`` on rank 0 for parameters ``(b, 3)``."""
         params = np.atleast_2d(params)
-        b, nt = params.shape[0], self.grid.n_snapshots
+        b = params.shape[0]
         start = time.perf_counter()
         stepper = self.scheme.stepper(
             self.disc,
@@ -54,17 +70,9 @@ class ParentSolver:
             record=self.zone_dofs,
         )
         stepper.start()
-        # (b, NT, zone dofs): each snapshot's small transpose happens while it is in cache.
-        u = np.empty((b, nt, self.zone_dofs.size))
-        v = np.empty_like(u)
-
-        def keep(k: int, uk: np.ndarray, vk: np.ndarray) -> None:
-            u[:, k], v[:, k] = uk.T, vk.T
-
-        integrate(stepper, self.grid, keep)
+        fields = zone_fields(stepper, self.grid, self.zone_ij, self.zone.shape)
         self.solve_seconds += time.perf_counter() - start
-        out = [self.disc.gather_grid(self.zone_ij, f, self.zone.shape) for f in (u, v)]
-        return tuple(None if f is None else f.reshape(b, nt, *self.zone.shape) for f in out)
+        return fields
 
     def full_fields(self, params: np.ndarray) -> tuple[TimeGrid, list[np.ndarray]]:
         """Collective. One sample's displacement on all owned dofs at every snapshot (for export)."""

@@ -18,8 +18,9 @@ from mpi4py import MPI
 import numpy as np
 
 from fe.discretization import Discretization, Rectangle
+from fe.solver import zone_fields
 from fe.spec import MeshSpec, Physics
-from fe.timestepping import PointSources, TimeGrid, integrate
+from fe.timestepping import PointSources, TimeGrid
 from fe.zone import ZoneGrid
 
 
@@ -96,14 +97,6 @@ class Submodel:
             record=self.zone_dofs,
         )
         stepper.start()
-        nt = self.grid.n_snapshots
-        u = np.empty((b, nt, self.zone_dofs.size))
-        v = np.empty_like(u)
-
-        def keep(k: int, uk: np.ndarray, vk: np.ndarray) -> None:
-            u[:, k], v[:, k] = uk.T, vk.T
-
-        integrate(stepper, self.grid, keep)
+        fields = zone_fields(stepper, self.grid, self.zone_ij, self.zone.shape)
         self.solve_seconds += time.perf_counter() - start
-        out = [self.disc.gather_grid(self.zone_ij, f, self.zone.shape) for f in (u, v)]
-        return tuple(None if f is None else f.reshape(b, nt, *self.zone.shape) for f in out)
+        return fields

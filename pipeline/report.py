@@ -49,29 +49,18 @@ def fig_design(train: dataset.Dataset, test: dataset.Dataset, path: Path) -> Non
     mz = cfg["sampling"]["margin_zone"]
     fig, ax = plt.subplots(figsize=(5.6, 5.4))
     vmin, vmax = cfg["sampling"]["omega"]
-    sc = ax.scatter(
-        train.params[:, 1],
-        train.params[:, 2],
-        c=train.params[:, 0],
-        cmap="viridis",
-        vmin=vmin,
-        vmax=vmax,
-        s=18,
-        label="train",
-    )
-    ax.scatter(
-        test.params[:, 1],
-        test.params[:, 2],
-        c=test.params[:, 0],
-        cmap="viridis",
-        vmin=vmin,
-        vmax=vmax,
-        s=40,
-        marker="^",
-        edgecolors="k",
-        linewidths=0.5,
-        label="test",
-    )
+    styles = {"train": {"s": 18}, "test": {"s": 40, "marker": "^", "edgecolors": "k", "linewidths": 0.5}}
+    for name, ds in (("train", train), ("test", test)):
+        sc = ax.scatter(
+            ds.params[:, 1],
+            ds.params[:, 2],
+            c=ds.params[:, 0],
+            cmap="viridis",
+            vmin=vmin,
+            vmax=vmax,
+            label=name,
+            **styles[name],
+        )
     ax.add_patch(plt.Rectangle((-lx, -ly), 2 * lx, 2 * ly, fill=False, lw=1.5))
     ax.add_patch(
         plt.Rectangle((-zx, -zy), 2 * zx, 2 * zy, fill=True, alpha=0.25, color="tab:red", label="zone of interest")

@@ -126,40 +126,22 @@ def tables(protocol: str | None) -> list[Table]:
             _get("metrics", "parameters", scale=1e-6),
         )
     ]
-    for k, (split, f, what) in enumerate(
-        [
-            ("train", "u", "Train error on full displacement"),
-            ("train", "v", "Train error on full velocity"),
-            ("test", "u", "Test error on full displacement"),
-            ("test", "v", "Test error on full velocity"),
-        ]
+    for kind, first, rows, source, where in (
+        ("full", (2, 11), FULL_ROWS, ("metrics", "eps"), "full {}"),
+        ("zoom", (6, 15), ROWS, ("submodel", "eps_zoom"), "{} after zoom"),
     ):
-        out.append(
-            Table(
-                f"full_{split}_{f}",
-                n(2 + k, 11 + k),
-                f"{what} (eps, %)",
-                FULL_ROWS,
-                _get("metrics", "eps", split, f, scale=100),
+        for k, (split, f) in enumerate([("train", "u"), ("train", "v"), ("test", "u"), ("test", "v")]):
+            field = "displacement" if f == "u" else "velocity"
+            title = f"{split.capitalize()} error on {where.format(field)} (eps, %)"
+            out.append(
+                Table(
+                    f"{kind}_{split}_{f}",
+                    n(first[0] + k, first[1] + k),
+                    title,
+                    rows,
+                    _get(*source, split, f, scale=100),
+                )
             )
-        )
-    for k, (split, f, what) in enumerate(
-        [
-            ("train", "u", "Train error on displacement after zoom"),
-            ("train", "v", "Train error on velocity after zoom"),
-            ("test", "u", "Test error on displacement after zoom"),
-            ("test", "v", "Test error on velocity after zoom"),
-        ]
-    ):
-        out.append(
-            Table(
-                f"zoom_{split}_{f}",
-                n(6 + k, 15 + k),
-                f"{what} (eps, %)",
-                ROWS,
-                _get("submodel", "eps_zoom", split, f, scale=100),
-            )
-        )
     out.append(
         Table(
             "epoch_time",

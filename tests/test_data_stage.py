@@ -197,3 +197,22 @@ def test_a_killed_process_resumes_without_losing_finished_samples(tmp_path):
     a = dataset.load(tmp_path / "killed" / "small" / "train.h5")
     b = dataset.load(tmp_path / "clean" / "small" / "train.h5")
     assert np.array_equal(a.u, b.u) and np.array_equal(a.v, b.v) and np.array_equal(a.params, b.params)
+
+
+def test_paraview_export_of_one_sample(tmp_path, tiny_data):
+    """export.sample writes the full-domain u of that train sample over time (XDMF + HDF5 heavy data),
+    and its values on Omega' are the dataset's."""
+    run(_cfg(tmp_path, "export.sample=2"))
+    xdmf = tmp_path / "tiny" / "paraview" / "train_2.xdmf"
+    assert xdmf.exists() and xdmf.read_text().count("<Time Value=") == 17
+    with h5py.File(xdmf.with_suffix(".h5")) as f:
+        coords = f["Mesh/mesh/geometry"][...]
+        names = sorted(f["Function/u"], key=lambda k: float(k.replace("_", ".")))  # "0_125" is t = 0.125
+        frames = [f["Function/u"][k][...][:, 0] for k in names]
+    assert coords.shape[0] == 33 * 33 and len(frames) == 17
+    zone = dataset.load(tiny_data / "train.h5")
+    on_zone = (np.abs(coords[:, 0]) <= 0.25 + 1e-12) & (np.abs(coords[:, 1]) <= 0.25 + 1e-12)
+    j = np.rint((coords[on_zone, 0] + 0.25) / (0.5 / 8)).astype(int)
+    i = np.rint((coords[on_zone, 1] + 0.25) / (0.5 / 8)).astype(int)
+    for k in (8, 16):
+        assert np.allclose(frames[k][on_zone], zone.u[2, k, i, j], atol=1e-12)
