@@ -185,8 +185,11 @@ def test_a_killed_process_resumes_without_losing_finished_samples(tmp_path):
     partial = tmp_path / "killed" / "small" / "train.h5.partial"
     deadline = time.monotonic() + 120
     while not partial.exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    time.sleep(0.4)
+        time.sleep(0.01)
+    created = partial.stat().st_size
+    # kill once two or three samples (~94 kB each, compressed) have landed, whatever the machine's speed
+    while partial.stat().st_size < created + 250_000 and time.monotonic() < deadline:
+        time.sleep(0.005)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert partial.exists() and not (tmp_path / "killed" / "small" / "train.h5").exists()
