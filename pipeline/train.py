@@ -36,7 +36,13 @@ def targets(ds: dataset.Dataset, target: str) -> tuple[np.ndarray, np.ndarray]:
 
 def load_data(cfg: DictConfig) -> tuple[dataset.Dataset, dataset.Dataset]:
     root = Path(cfg.paths.data_dir) / str(cfg.data)
-    return dataset.load(root / "train.h5"), dataset.load(root / "test.h5")
+    try:
+        return dataset.load(root / "train.h5"), dataset.load(root / "test.h5")
+    except dataset.DatasetError as err:
+        raise dataset.DatasetError(
+            f"data={cfg.data}: {err}. To generate it: python -m pipeline.data "
+            f"dataset={cfg.data} paths.data_dir={cfg.paths.data_dir}"
+        ) from err
 
 
 def geometry(ds: dataset.Dataset) -> Geometry:

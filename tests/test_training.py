@@ -149,3 +149,10 @@ def test_multirun_over_two_tiny_combos(tiny_data, tmp_path, launcher):
     found = {p.name: read_metrics(p) for p in run_dirs(sweep)}
     assert set(found) == {"fc_t_boundary-basic", "conv1_5d_boundary-basic"}
     assert all(m["epochs"] == 2 for m in found.values())
+
+
+def test_training_without_data_says_how_to_make_it(tmp_path):
+    from fe.dataset import DatasetError
+
+    with pytest.raises(DatasetError, match=r"data=tiny: .*python -m pipeline.data dataset=tiny paths.data_dir="):
+        train_run(compose("train", ["data=tiny", f"paths.data_dir={tmp_path}"]), tmp_path / "run")
