@@ -124,6 +124,7 @@ def tables(protocol: str | None) -> list[Table]:
             "Number of trainable parameters (million parameters)",
             ROWS,
             _get("metrics", "parameters", scale=1e-6),
+            "{:.3f}",
         )
     ]
     for kind, first, rows, source, where in (

@@ -48,7 +48,7 @@ def test_tables_follow_the_papers_layout(tmp_path):
     )
     header = "| | " + " | ".join(lbl for _, lbl in COLS) + " |"
     assert header in md
-    assert "| Conv3D | 1.00 | 2.00 | - | - | - | - |" in md  # Table 1, millions
+    assert "| Conv3D | 1.000 | 2.000 | - | - | - | - |" in md.split("Table 1:")[1].split("##")[0]  # millions
     assert "| Conv3D | 1.00 | 2.00 | - | - | - | - |" in md.split("Table 2:")[1]  # eps in %
     assert "| FC t Boundary | - | - | - | - | - | 0.75 |" in md.split("after zoom")[1]
     lines = [
