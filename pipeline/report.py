@@ -158,6 +158,11 @@ def fig_params_vs_error(sweep: Sweep, path: Path) -> None:
             s=30,
         )
         ax.annotate(cell["metrics"]["label"], (cell["metrics"]["parameters"], 100 * _score(cell)), fontsize=6)
+    seen = {reg for _, reg in sweep.cells}
+    for reg, col in COLS:
+        if reg in seen:
+            ax.scatter([], [], marker=markers[reg], color="gray", label=col)
+    ax.legend(fontsize=7, title="regularisation", title_fontsize=7)
     ax.set_xscale("log")
     ax.set_xlabel("trainable parameters")
     ax.set_ylabel("test eps of u (%), after zoom when available")
