@@ -94,6 +94,19 @@ class PointSources:
         return PointSources(empty, empty, np.zeros(0), np.zeros(n_samples))
 
 
+def positions_in(values: np.ndarray, within: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Indices ``i`` of the entries of ``values`` found in ``within`` (entries unique), and their
+    positions ``j`` there: ``values[i] == within[j]``."""
+    values, within = np.asarray(values, dtype=np.int64), np.asarray(within, dtype=np.int64)
+    if within.size == 0 or values.size == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    order = np.argsort(within, kind="stable")
+    k = np.minimum(np.searchsorted(within, values, sorter=order), within.size - 1)
+    found = np.flatnonzero(within[order[k]] == values)
+    return found, order[k[found]]
+
+
 class BlockStepper:
     """What the schemes share: the block buffers, the recorded rows and the fixed-dof bookkeeping."""
 
@@ -112,10 +125,7 @@ class BlockStepper:
         self.fixed_owned = self.fixed[self.fixed_is_owned]
         self.record = np.arange(disc.n_owned) if record is None else np.asarray(record, dtype=np.int64)
         # Recorded rows that are fixed, and where their data sits in ``fixed``.
-        where = {int(d): k for k, d in enumerate(self.fixed)}
-        pairs = [(i, where[int(r)]) for i, r in enumerate(self.record) if int(r) in where]
-        self._rec_fixed = np.array([p[0] for p in pairs], dtype=np.int64)
-        self._fixed_of_rec = np.array([p[1] for p in pairs], dtype=np.int64)
+        self._rec_fixed, self._fixed_of_rec = positions_in(self.record, self.fixed)
         self.t = 0.0
         self.n = 0
 
@@ -181,15 +191,11 @@ class CentralDifferenceStepper(BlockStepper):
         minus = plus.copy()
         minus.data = -minus.data
         self._ops = {True: plus, False: minus}
+        self.step_operator = plus  # the (2I + Kt) of one step, for traffic accounting
         self.src = sources.scaled(scale)
-        rec_pos = {int(r): i for i, r in enumerate(self.record)}
-        in_rec = np.array([int(r) in rec_pos for r in self.src.rows], dtype=bool)
-        self._src_rec = PointSources(
-            np.array([rec_pos[int(r)] for r in self.src.rows[in_rec]], dtype=np.int64),
-            self.src.cols[in_rec],
-            self.src.weights[in_rec],
-            self.src.omega,
-        )
+        # The source entries on recorded rows, re-indexed by their position in ``record``.
+        hit, pos = positions_in(self.src.rows, self.record)
+        self._src_rec = PointSources(pos, self.src.cols[hit], self.src.weights[hit], self.src.omega)
         self._cur, self._prev = disc.block_vector(n_samples), disc.block_vector(n_samples)
 
     def _matvec_add(self, op: sp.csr_matrix, u: np.ndarray, out: np.ndarray) -> None:

@@ -92,7 +92,7 @@ def _kernel_bytes_per_second(parent: ParentSolver, params: np.ndarray, n_steps: 
         point_sources(disc, params),
         record=parent.zone_dofs,
     )
-    op = stepper._ops[True]
+    op = stepper.step_operator
     moved = op.data.nbytes + op.indices.nbytes + op.indptr.nbytes + 3 * disc.n_owned * b * 8
     best = np.inf
     for _ in range(3):

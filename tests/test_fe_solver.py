@@ -76,3 +76,23 @@ def test_boundary_loop_is_counter_clockwise_and_closed():
     assert np.all(steps == 1)  # neighbours along the loop, and back to the start
     field = np.arange(12.0).reshape(3, 4)
     assert boundary_trace(field, loop).tolist() == [0, 1, 2, 3, 7, 11, 10, 9, 8, 4]
+
+
+def test_snapshot_velocity_is_the_central_difference_even_at_the_source():
+    """v^n reported without look-ahead equals (u^{n+1} - u^{n-1}) / 2dt on every row, including the
+    rows carrying the point source (its load enters v through a^n)."""
+    from fe.source import point_sources
+    from fe.timestepping import TimeGrid, integrate
+
+    solver = _solver(MPI.COMM_SELF)
+    disc, dt = solver.disc, solver.grid.dt
+    grid = TimeGrid(t_final=60 * dt, n_snapshots=61, substeps=1)
+    sources = point_sources(disc, PARAMS[:2] * [1, 0.2, 0.2])  # sources near the centre, on recorded rows
+    stepper = CentralDifference().stepper(disc, 1.0, dt, 2, disc.boundary_dofs, sources)
+    stepper.start()
+    us, vs = [], []
+    integrate(stepper, grid, lambda k, u, v: (us.append(u.copy()), vs.append(v.copy())))
+    u, v = np.array(us), np.array(vs)
+    central = (u[2:] - u[:-2]) / (2 * dt)
+    assert np.abs(v[1:-1] - central).max() <= 1e-12 * np.abs(central).max()
+    assert np.abs(v[1:-1][:, sources.rows, sources.cols]).max() > 0.1 * np.abs(central).max()
