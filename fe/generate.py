@@ -157,11 +157,13 @@ def _generate_split(
         errors = comm.bcast([p[3] for p in parts if p[3]] if comm.rank == 0 else None, root=0)
         if errors:
             raise RuntimeError(f"{split}: solver failed: {errors[0]}")
-        if comm.rank == 0:
-            for idx, pu, pv, _ in parts:
-                if idx.size:
-                    dataset.write_samples(partial, idx, pu, pv)
-                    bar.update(idx.size)
+        done = [p for p in parts if p[0].size] if comm.rank == 0 else []  # parts is None off rank 0
+        if done:  # one open/write/close of the partial file per round
+            idx = np.concatenate([p[0] for p in done])
+            dataset.write_samples(
+                partial, idx, np.concatenate([p[1] for p in done]), np.concatenate([p[2] for p in done])
+            )
+            bar.update(idx.size)
         if on_block is not None:
             on_block(split, r)
     bar.close()
