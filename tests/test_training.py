@@ -46,6 +46,17 @@ def test_a_run_writes_metrics_and_a_checkpoint(tiny_data, tmp_path):
     assert on_disk["mean_epoch_seconds"] > 0 and on_disk["peak_memory_bytes"] > 1e6
     assert ">= 0.05" in on_disk["eps_definition"] and "dolfinx-solver-real" in on_disk["versions"]
     assert "model:" in on_disk["config"] and len(on_disk["eps_t"]["test"]["u"]) == 17
+    # the recorded errors are those of the reloaded model's predictions: the field, and its trace
+    from fe import dataset
+    from fe.zone import boundary_trace
+    from surrogate.metrics import ErrorSpec, epsilon
+
+    test = dataset.load(tiny_data / "test.h5")
+    u_hat, _ = load_run(tmp_path / "run").predict(test.params)
+    assert epsilon(u_hat, test.u, ErrorSpec())["eps"] == pytest.approx(on_disk["eps"]["test"]["u"], rel=1e-6)
+    trace = epsilon(boundary_trace(u_hat, test.boundary_index), test.boundary_u, ErrorSpec())["eps"]
+    assert trace == pytest.approx(on_disk["eps_boundary"]["test"]["u"], rel=1e-6)
+    assert trace != pytest.approx(on_disk["eps"]["test"]["u"], rel=1e-3)  # a different number
 
 
 def test_checkpoint_round_trip_gives_identical_predictions(tiny_data, tmp_path):
