@@ -38,23 +38,28 @@ EXAMPLE = "zoom_example.npz"
 INTERPOLATION = "cubic Hermite in time between snapshots, from the predicted u and v on the loop"
 
 
-class FEModels:
-    """The parent and submodel FE models of a dataset, rebuilt from the config it records."""
+class DataContext:
+    """A dataset shared by the runs trained on it: its splits, its FE models (rebuilt from the config
+    it records) and the full FE solve time of its test split, each made once per sweep."""
 
-    def __init__(self, ds: dataset.Dataset):
-        job = data_job(OmegaConf.create(ds.attrs["config"]))
-        self.job = job
-        self.grid = TimeGrid(job.physics.t_final, ds.t.size, int(ds.attrs["substeps"]))
-        self.submodel = Submodel(MPI.COMM_SELF, job.physics, job.mesh, self.grid, job.scheme)
-        self._parent: ParentSolver | None = None
+    def __init__(self, root: Path):
+        self.root = root
+        self.splits = {s: dataset.load(root / f"{s}.h5") for s in ("train", "test")}
+        test = self.splits["test"]
+        self.job = data_job(OmegaConf.create(test.attrs["config"]))
+        self.grid = TimeGrid(self.job.physics.t_final, test.t.size, int(test.attrs["substeps"]))
+        self.submodel = Submodel(MPI.COMM_SELF, self.job.physics, self.job.mesh, self.grid, self.job.scheme)
+        self._full_fe_s: float | None = None
 
-    @property
-    def parent(self) -> ParentSolver:
-        if self._parent is None:
-            self._parent = ParentSolver(
-                MPI.COMM_SELF, self.job.physics, self.job.mesh, self.job.solver, self.job.scheme
-            )
-        return self._parent
+    def full_fe_seconds(self, block: int) -> float:
+        """Solve time of the full FE model on the test samples (measured on first use)."""
+        if self._full_fe_s is None:
+            parent = ParentSolver(MPI.COMM_SELF, self.job.physics, self.job.mesh, self.job.solver, self.job.scheme)
+            params = self.splits["test"].params
+            for sl in _blocks(params.shape[0], block):
+                parent.solve(params[sl])
+            self._full_fe_s = parent.solve_seconds
+        return self._full_fe_s
 
 
 def _blocks(n: int, size: int):
@@ -62,7 +67,7 @@ def _blocks(n: int, size: int):
         yield slice(b0, min(n, b0 + size))
 
 
-def zoom_split(run: TrainedRun, ds: dataset.Dataset, fe: FEModels, block: int) -> dict:
+def zoom_split(run: TrainedRun, ds: dataset.Dataset, sub: Submodel, block: int) -> dict:
     """Predict, re-solve Omega', and return predictions, traces, zone fields and timings."""
     loop = ds.boundary_index
     start = time.perf_counter()
@@ -72,10 +77,10 @@ def zoom_split(run: TrainedRun, ds: dataset.Dataset, fe: FEModels, block: int) -
         trace_u, trace_v = boundary_trace(pred_u, loop), boundary_trace(pred_v, loop)
     else:
         trace_u, trace_v = pred_u, pred_v
-    fe.submodel.solve_seconds = 0.0
+    sub.solve_seconds = 0.0
     zu, zv = np.empty_like(ds.u), np.empty_like(ds.v)
     for sl in _blocks(ds.params.shape[0], block):
-        zu[sl], zv[sl] = fe.submodel.solve(ds.t, trace_u[sl], trace_v[sl])
+        zu[sl], zv[sl] = sub.solve(ds.t, trace_u[sl], trace_v[sl])
     return {
         "pred_u": pred_u,
         "trace_u": trace_u,
@@ -83,29 +88,25 @@ def zoom_split(run: TrainedRun, ds: dataset.Dataset, fe: FEModels, block: int) -
         "zoom_u": zu,
         "zoom_v": zv,
         "surrogate_s": surrogate_s,
-        "submodel_s": fe.submodel.solve_seconds,
+        "submodel_s": sub.solve_seconds,
     }
 
 
-def full_solve_seconds(fe: FEModels, params: np.ndarray, block: int) -> float:
-    parent = fe.parent
-    parent.solve_seconds = 0.0
-    for sl in _blocks(params.shape[0], block):
-        parent.solve(params[sl])
-    return parent.solve_seconds
-
-
-def submodel_run(run_dir: str | Path, cfg: DictConfig) -> dict:
-    """The submodel stage for one run folder; writes and returns its ``submodel.json``."""
+def submodel_run(run_dir: str | Path, cfg: DictConfig, contexts: dict[Path, DataContext] | None = None) -> dict:
+    """The submodel stage for one run folder; writes and returns its ``submodel.json``. ``contexts``
+    keeps each dataset's splits and FE models across the runs of a sweep."""
     run_dir = Path(run_dir)
     run = load_run(run_dir)
     data_root = Path(cfg.submodel.data_dir or run.cfg.paths.data_dir) / str(run.cfg.data)
-    try:
-        splits = {s: dataset.load(data_root / f"{s}.h5") for s in ("train", "test")}
-    except dataset.DatasetError as err:
-        raise RunError(f"run {run_dir.name}: {err}") from err
+    contexts = {} if contexts is None else contexts
+    if data_root not in contexts:
+        try:
+            contexts[data_root] = DataContext(data_root)
+        except dataset.DatasetError as err:
+            raise RunError(f"run {run_dir.name}: {err}") from err
+    ctx = contexts[data_root]
+    splits = ctx.splits
     spec = ErrorSpec(**run.cfg.metrics)
-    fe = FEModels(splits["test"])
     block = int(cfg.submodel.block_size)
     out: dict = {
         "run": run_dir.name,
@@ -124,7 +125,7 @@ def submodel_run(run_dir: str | Path, cfg: DictConfig) -> dict:
     }
     interior = (slice(None), slice(None), slice(1, -1), slice(1, -1))
     for split, ds in splits.items():
-        res = zoom_split(run, ds, fe, block)
+        res = zoom_split(run, ds, ctx.submodel, block)
         zoom = {f: epsilon(res[f"zoom_{f}"], getattr(ds, f), spec) for f in ("u", "v")}
         out["eps_zoom"][split] = {f: zoom[f]["eps"] for f in ("u", "v")}
         out["eps_zoom_t"][split] = {f: zoom[f]["eps_t"] for f in ("u", "v")}
@@ -155,7 +156,7 @@ def submodel_run(run_dir: str | Path, cfg: DictConfig) -> dict:
                 "submodel_s": res["submodel_s"],
             }
             if cfg.submodel.time_full_solve:
-                timing["full_fe_s"] = full_solve_seconds(fe, ds.params, block)
+                timing["full_fe_s"] = ctx.full_fe_seconds(block)
                 timing["speedup"] = timing["full_fe_s"] / (timing["surrogate_s"] + timing["submodel_s"])
             out["timing"] = timing
     meta = record(OmegaConf.to_yaml(cfg.submodel), {"run": out["run"], "submodel": dict(cfg.submodel)})
@@ -182,10 +183,10 @@ def _save_npz(path: Path, arrays: dict) -> None:
 
 def run(cfg: DictConfig) -> tuple[dict[str, dict], list[str]]:
     """Every run under ``cfg.target``: results by run name, and the problems met (named)."""
-    results, problems = {}, []
+    results, problems, contexts = {}, [], {}
     for run_dir in run_dirs(cfg.target):
         try:
-            results[run_dir.name] = submodel_run(run_dir, cfg)
+            results[run_dir.name] = submodel_run(run_dir, cfg, contexts)
         except (RunError, dataset.DatasetError) as err:
             problems.append(str(err))
             log.error("%s", err)
