@@ -80,6 +80,6 @@ lint: $(STAMP) ## ruff check and format check
 bench: $(STAMP) ## benchmarks: FE solver throughput and bandwidth, surrogate layer speed
 	$(PY) -m pipeline.bench $(ARGS)
 
-clean: ## remove caches and generated results (keeps data/ and .venv)
+clean: ## remove caches and Hydra logs (keeps data/, results/ and .venv)
 	rm -rf .pytest_cache .ruff_cache outputs multirun
 	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from pipeline.runs import RunError, read_metrics, run_dirs
 
 log = logging.getLogger(__name__)
@@ -84,8 +86,6 @@ def collect(root: str | Path) -> Sweep:
 
 
 def _protocol(metrics: dict) -> str | None:
-    import yaml
-
     try:
         return yaml.safe_load(metrics.get("config", ""))["train"]["name"]
     except (TypeError, KeyError, yaml.YAMLError):

@@ -31,15 +31,6 @@ def interpolation_weights(n_in: int, n_out: int, periodic: bool) -> tuple[torch.
     return lo, hi, (1 - frac).float(), frac.float()
 
 
-def interpolation_matrix(n_in: int, n_out: int, periodic: bool) -> torch.Tensor:
-    """The same interpolation as a dense (n_out, n_in) matrix (a reference for tests)."""
-    lo, hi, w_lo, w_hi = interpolation_weights(n_in, n_out, periodic)
-    mat = torch.zeros(n_out, n_in)
-    mat[torch.arange(n_out), lo] += w_lo
-    mat[torch.arange(n_out), hi] += w_hi
-    return mat
-
-
 def _double(x: torch.Tensor, dim: int, periodic: bool) -> torch.Tensor:
     """Insert the midpoint between neighbours along ``dim``: n -> 2n - 1 nodes (n -> 2n when periodic,
     the last midpoint joining the last node to the first)."""

@@ -118,10 +118,10 @@ class FullyConnected(TwoFieldSurrogate):
     """MLP (p, t) -> one snapshot of the target (spatially global, temporally sampled)."""
 
     def __init__(self, *, hidden: Sequence[int], **kw):
+        if kw.get("time") != "input":
+            raise ValueError(f"{kw.get('name')}: a fully connected model takes t as input (model.time='input')")
         self.hidden = list(hidden)
         super().__init__(**kw)
-        if self.time != "input":
-            raise ValueError(f"{self.name}: a fully connected model takes t as input (model.time='input')")
 
     def build(self) -> list[nn.Module]:
         sizes = [self.n_inputs, *self.hidden]
