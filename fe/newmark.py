@@ -90,7 +90,7 @@ class NewmarkStepper(BlockStepper):
     def _fixed_accel(self, p_local: np.ndarray, t: float) -> np.ndarray:
         if self.data is None:
             return np.zeros((self.fixed.size, self.b))
-        g, _ = self.data(t)
+        g = self.data.values(t)
         return (g - p_local[self.fixed]) / (self.beta * self.dt * self.dt)
 
     def _impose(self, rhs: np.ndarray, a_fixed: np.ndarray) -> None:

@@ -32,29 +32,40 @@ class HermiteTrace:
             raise ValueError(f"trace shapes u{u.shape}, v{v.shape} do not match {times.size} times")
         self.times, self.u, self.v = np.asarray(times, dtype=float), u, v
 
-    def __call__(self, t: float) -> tuple[np.ndarray, np.ndarray]:
-        """(u(t), du/dt(t))."""
+    def _locate(self, t: float) -> tuple[int, float, float]:
+        """Interval k with t_k <= t <= t_{k+1}, its length h and the local coordinate s in [0, 1]."""
         k = int(np.clip(np.searchsorted(self.times, t, side="right") - 1, 0, self.times.size - 2))
-        t0, t1 = self.times[k], self.times[k + 1]
-        h = t1 - t0
-        s = (t - t0) / h
-        if abs(s) < 1e-12:  # exactly on a trace time: return the trace itself
-            return self.u[k], self.v[k]
+        h = self.times[k + 1] - self.times[k]
+        return k, h, (t - self.times[k]) / h
+
+    def values(self, t: float) -> np.ndarray:
+        """u(t); the trace itself at a trace time."""
+        k, h, s = self._locate(t)
+        if abs(s) < 1e-12:
+            return self.u[k]
         if abs(s - 1) < 1e-12:
-            return self.u[k + 1], self.v[k + 1]
+            return self.u[k + 1]
         s2, s3 = s * s, s * s * s
-        u = (
+        return (
             (2 * s3 - 3 * s2 + 1) * self.u[k]
             + (s3 - 2 * s2 + s) * h * self.v[k]
             + (-2 * s3 + 3 * s2) * self.u[k + 1]
             + (s3 - s2) * h * self.v[k + 1]
         )
-        du = (
+
+    def rates(self, t: float) -> np.ndarray:
+        """du/dt(t); the traced v itself at a trace time."""
+        k, h, s = self._locate(t)
+        if abs(s) < 1e-12:
+            return self.v[k]
+        if abs(s - 1) < 1e-12:
+            return self.v[k + 1]
+        s2 = s * s
+        return (
             ((6 * s2 - 6 * s) * self.u[k] + (-6 * s2 + 6 * s) * self.u[k + 1]) / h
             + (3 * s2 - 4 * s + 1) * self.v[k]
             + (3 * s2 - 2 * s) * self.v[k + 1]
         )
-        return u, du
 
 
 class Submodel:

@@ -11,7 +11,7 @@ look-ahead as ``(u^n - u^{n-1})/dt + dt a^n / 2`` (identical algebraically: velo
 :class:`fe.newmark.Newmark` is the implicit alternative.
 
 Dirichlet dofs (``fixed``, local indices) either stay zero (the parent domain's boundary) or follow
-boundary data ``g(t) -> (u, v)`` (the submodel); on fixed dofs a snapshot reports the data itself.
+boundary data (``values(t)``, ``rates(t)``: the submodel); on fixed dofs a snapshot reports the data itself.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from mpi4py import MPI
 
@@ -29,8 +30,14 @@ from scipy.sparse import _sparsetools
 from fe.discretization import Discretization
 from fe.spec import SpecError
 
-BoundaryData = Callable[[float], tuple[np.ndarray, np.ndarray]]
-"""``g(t) -> (u, v)``, each ``(len(fixed), n_samples)``: the values on the fixed dofs at time t."""
+
+class BoundaryData(Protocol):
+    """Values on the fixed dofs, each ``(len(fixed), n_samples)``: displacement every step, its rate
+    only when a snapshot reports the boundary velocity."""
+
+    def values(self, t: float) -> np.ndarray: ...
+
+    def rates(self, t: float) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -136,7 +143,7 @@ class BlockStepper:
     def _override_fixed(self, v: np.ndarray) -> np.ndarray:
         """On fixed recorded rows, report the boundary data's velocity."""
         if self.data is not None and self._rec_fixed.size:
-            v[self._rec_fixed] = self.data(self.t)[1][self._fixed_of_rec]
+            v[self._rec_fixed] = self.data.rates(self.t)[self._fixed_of_rec]
         return v
 
     def advance_to(self, n: int) -> None:
@@ -235,7 +242,7 @@ class CentralDifferenceStepper(BlockStepper):
         self.n += 1
         self.t = self.n * self.dt
         if self.data is not None:
-            nxt[self.fixed_owned] = s_next * self.data(self.t)[0][self.fixed_is_owned]
+            nxt[self.fixed_owned] = s_next * self.data.values(self.t)[self.fixed_is_owned]
         self._cur, self._prev = self._prev, self._cur
         self._cur.scatter_forward()
 

@@ -67,7 +67,7 @@ def test_hermite_interpolation_is_exact_for_cubics_and_at_the_nodes():
     df = lambda t: 6 * t**2 - 2 * t + 0.5  # noqa: E731
     trace = HermiteTrace(times, f(times)[:, None], df(times)[:, None])
     for t in (0.0, 0.1, 0.3, 0.42, 0.77, 1.0):
-        u, du = trace(t)
+        u, du = trace.values(t), trace.rates(t)
         assert u[0] == pytest.approx(f(t), abs=1e-14) and du[0] == pytest.approx(df(t), abs=1e-12)
 
 
