@@ -23,6 +23,7 @@ import yaml  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 from fe import dataset  # noqa: E402
+from pipeline.claims import claims  # noqa: E402
 from pipeline.submodel import EXAMPLE  # noqa: E402
 from pipeline.tables import COLS, ROWS, Sweep, collect, render  # noqa: E402
 
@@ -252,6 +253,7 @@ def write_report(target: str | Path, out: str | Path | None = None) -> Path:
             "![epoch time](epoch_time.png)",
             "",
         ]
+    md += claims(sweep)
     tables_md, _ = render(sweep)
     md += ["## Tables", ""] + ["#" + line if line.startswith("## ") else line for line in tables_md.splitlines()[2:]]
     path = out / "report.md"

@@ -12,84 +12,22 @@ runs that fail are reported by name and the others carry on.
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
-
-from mpi4py import MPI
 
 import hydra
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from fe import dataset
-from fe.solver import ParentSolver
-from fe.submodel import Submodel
-from fe.timestepping import TimeGrid
-from fe.zone import boundary_trace
-from pipeline.data import data_job
 from pipeline.provenance import record
-from pipeline.runs import RunError, TrainedRun, load_run, run_dirs
+from pipeline.runs import RunError, load_run, run_dirs
 from pipeline.train import write_json_atomic
-from surrogate.metrics import ErrorSpec, epsilon
+from pipeline.zoom import INTERPOLATION, DataContext, zoom_errors, zoom_split
+from surrogate.metrics import ErrorSpec
 
 log = logging.getLogger(__name__)
 RESULT = "submodel.json"
 EXAMPLE = "zoom_example.npz"
-INTERPOLATION = "cubic Hermite in time between snapshots, from the predicted u and v on the loop"
-
-
-class DataContext:
-    """A dataset shared by the runs trained on it: its splits, its FE models (rebuilt from the config
-    it records) and the full FE solve time of its test split, each made once per sweep."""
-
-    def __init__(self, root: Path):
-        self.root = root
-        self.splits = {s: dataset.load(root / f"{s}.h5") for s in ("train", "test")}
-        test = self.splits["test"]
-        self.job = data_job(OmegaConf.create(test.attrs["config"]))
-        self.grid = TimeGrid(self.job.physics.t_final, test.t.size, int(test.attrs["substeps"]))
-        self.submodel = Submodel(MPI.COMM_SELF, self.job.physics, self.job.mesh, self.grid, self.job.scheme)
-        self._full_fe_s: float | None = None
-
-    def full_fe_seconds(self, block: int) -> float:
-        """Solve time of the full FE model on the test samples (measured on first use)."""
-        if self._full_fe_s is None:
-            parent = ParentSolver(MPI.COMM_SELF, self.job.physics, self.job.mesh, self.job.solver, self.job.scheme)
-            params = self.splits["test"].params
-            for sl in _blocks(params.shape[0], block):
-                parent.solve(params[sl])
-            self._full_fe_s = parent.solve_seconds
-        return self._full_fe_s
-
-
-def _blocks(n: int, size: int):
-    for b0 in range(0, n, size):
-        yield slice(b0, min(n, b0 + size))
-
-
-def zoom_split(run: TrainedRun, ds: dataset.Dataset, sub: Submodel, block: int) -> dict:
-    """Predict, re-solve Omega', and return predictions, traces, zone fields and timings."""
-    loop = ds.boundary_index
-    start = time.perf_counter()
-    pred_u, pred_v = run.predict(ds.params)
-    surrogate_s = time.perf_counter() - start
-    if run.model.target == "field":
-        trace_u, trace_v = boundary_trace(pred_u, loop), boundary_trace(pred_v, loop)
-    else:
-        trace_u, trace_v = pred_u, pred_v
-    sub.solve_seconds = 0.0
-    zu, zv = np.empty_like(ds.u), np.empty_like(ds.v)
-    for sl in _blocks(ds.params.shape[0], block):
-        zu[sl], zv[sl] = sub.solve(ds.t, trace_u[sl], trace_v[sl])
-    return {
-        "pred_u": pred_u,
-        "trace_u": trace_u,
-        "trace_v": trace_v,
-        "zoom_u": zu,
-        "zoom_v": zv,
-        "surrogate_s": surrogate_s,
-        "submodel_s": sub.solve_seconds,
-    }
 
 
 def submodel_run(run_dir: str | Path, cfg: DictConfig, contexts: dict[Path, DataContext] | None = None) -> dict:
@@ -123,19 +61,10 @@ def submodel_run(run_dir: str | Path, cfg: DictConfig, contexts: dict[Path, Data
         "interpolation": INTERPOLATION,
         "data": str(data_root),
     }
-    interior = (slice(None), slice(None), slice(1, -1), slice(1, -1))
     for split, ds in splits.items():
-        res = zoom_split(run, ds, ctx.submodel, block)
-        zoom = {f: epsilon(res[f"zoom_{f}"], getattr(ds, f), spec) for f in ("u", "v")}
-        out["eps_zoom"][split] = {f: zoom[f]["eps"] for f in ("u", "v")}
-        out["eps_zoom_t"][split] = {f: zoom[f]["eps_t"] for f in ("u", "v")}
-        out["eps_zoom_interior"][split] = {
-            f: epsilon(res[f"zoom_{f}"][interior], getattr(ds, f)[interior], spec)["eps"] for f in ("u", "v")
-        }
-        out["eps_trace"][split] = {
-            "u": epsilon(res["trace_u"], ds.boundary_u, spec)["eps"],
-            "v": epsilon(res["trace_v"], ds.boundary_v, spec)["eps"],
-        }
+        res = zoom_split(run.predict, run.model.target, ds, ctx.submodel, block)
+        for key, value in zoom_errors(res, ds, spec).items():
+            out[key][split] = value
         if split == "test":
             k = int(cfg.submodel.example_sample) % ds.params.shape[0]
             example = {

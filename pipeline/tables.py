@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from pipeline.runs import RunError, read_metrics, run_dirs
@@ -42,47 +43,103 @@ ROWS = [
 FULL_ROWS = ROWS[:6]
 COLS = [("basic", "Basic"), ("bn", "BN"), ("e", "E"), ("sl", "SL"), ("bn_sl", "BN & SL"), ("e_sl", "E & SL")]
 SUBMODEL = "submodel.json"
+BASELINES = "baselines.json"
 
 
 @dataclass
 class Sweep:
+    """The runs of a sweep: ``groups[(model, reg)]`` holds one cell per seed (sorted by seed),
+    ``cells[(model, reg)]`` the first of them (the figures' representative)."""
+
     root: Path
-    cells: dict[tuple[str, str], dict] = field(default_factory=dict)
+    groups: dict[tuple[str, str], list[dict]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     protocol: str | None = None
     eps_definition: str | None = None
+    baselines: dict | None = None
+
+    @property
+    def cells(self) -> dict[tuple[str, str], dict]:
+        return {key: group[0] for key, group in self.groups.items()}
+
+    @property
+    def seed_counts(self) -> list[int]:
+        return sorted({len(g) for g in self.groups.values()})
 
 
-def collect(root: str | Path) -> Sweep:
-    """Read the runs of a sweep folder; unusable runs become named problems, not failures."""
+def _seed(metrics: dict) -> int:
+    if "seed" in metrics:
+        return int(metrics["seed"])
+    try:
+        return int(yaml.safe_load(metrics.get("config", ""))["seed"])
+    except (TypeError, KeyError, ValueError, yaml.YAMLError):
+        return 0
+
+
+def collect(root: str | Path, baselines: str | Path | None = None) -> Sweep:
+    """Read the runs of a sweep folder; unusable runs become named problems, not failures.
+    ``baselines``: a baselines.json to show as reference rows (default: the one of the runs' data,
+    ``<results_dir>/baselines/<data>/baselines.json``, when it exists and matches their data)."""
     sweep = Sweep(Path(root))
+    seen: dict[tuple[str, str, int], str] = {}
     for run in run_dirs(root):
         try:
             metrics = read_metrics(run)
         except RunError as err:
             sweep.problems.append(str(err))
             continue
-        key = (metrics["model"], metrics["reg"])
-        if key in sweep.cells:
-            sweep.problems.append(f"run {run.name}: duplicate of {sweep.cells[key]['run']} for {key}; ignored")
+        key, seed = (metrics["model"], metrics["reg"]), _seed(metrics)
+        if (*key, seed) in seen:
+            sweep.problems.append(f"run {run.name}: duplicate of {seen[(*key, seed)]} for {key}, seed {seed}; ignored")
             continue
-        cell = {"run": run.name, "metrics": metrics}
+        seen[(*key, seed)] = run.name
+        cell = {"run": run.name, "seed": seed, "metrics": metrics}
         zoom = run / SUBMODEL
         if zoom.is_file():
             try:
                 cell["submodel"] = json.loads(zoom.read_text())
             except json.JSONDecodeError as err:
                 sweep.problems.append(f"run {run.name}: unreadable {SUBMODEL} ({err})")
-        sweep.cells[key] = cell
+        sweep.groups.setdefault(key, []).append(cell)
         sweep.protocol = sweep.protocol or _protocol(metrics)
         sweep.eps_definition = sweep.eps_definition or metrics.get("eps_definition")
+    for group in sweep.groups.values():
+        group.sort(key=lambda c: c["seed"])
     # The grid launched is the product of the models and regularisations seen (a single run has none).
-    models, regs = {m for m, _ in sweep.cells}, {r for _, r in sweep.cells}
+    models, regs = {m for m, _ in sweep.groups}, {r for _, r in sweep.groups}
     for model, label in ROWS:
         for reg, col in COLS:
-            if model in models and reg in regs and (model, reg) not in sweep.cells:
+            if model in models and reg in regs and (model, reg) not in sweep.groups:
                 sweep.problems.append(f"missing run: {label} / {col} ({model}-{reg})")
+    sweep.baselines = _baselines(sweep, baselines)
     return sweep
+
+
+def _baselines(sweep: Sweep, path: str | Path | None) -> dict | None:
+    """The reference rows' source, refused (as a named problem) when made on other data."""
+    metrics = next((g[0]["metrics"] for g in sweep.groups.values()), None)
+    if path is None and metrics is not None:
+        try:
+            cfg = yaml.safe_load(metrics.get("config", ""))
+            path = Path(cfg["paths"]["results_dir"]) / "baselines" / str(cfg["data"]) / BASELINES
+        except (TypeError, KeyError, yaml.YAMLError):
+            return None
+    if path is None or not Path(path).is_file():
+        return None
+    try:
+        doc = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as err:
+        sweep.problems.append(f"{path}: unreadable ({err}); no baseline rows")
+        return None
+    want = metrics.get("data_fingerprint") if metrics else None
+    if want and doc.get("data_fingerprint") != want:
+        sweep.problems.append(
+            f"{path}: made on data {doc.get('data_fingerprint', '?')[:12]}, the runs on {want[:12]}; "
+            "no baseline rows (re-run python -m pipeline.baselines)"
+        )
+        return None
+    doc["path"] = str(path)
+    return doc
 
 
 def _protocol(metrics: dict) -> str | None:
@@ -100,6 +157,7 @@ class Table:
     rows: list[tuple[str, str]]
     value: Callable[[dict], float | None]
     fmt: str = "{:.2f}"
+    reference: bool = False  # an error table: the baselines appear as reference rows
 
 
 def _get(*keys: str, scale: float = 1.0) -> Callable[[dict], float | None]:
@@ -141,6 +199,7 @@ def tables(protocol: str | None) -> list[Table]:
                     title,
                     rows,
                     _get(*source, split, f, scale=100),
+                    reference=True,
                 )
             )
     out.append(
@@ -160,8 +219,20 @@ def tables(protocol: str | None) -> list[Table]:
             "Beyond the paper: test error of the boundary trace, u (eps, %)",
             ROWS,
             _get("metrics", "eps_boundary", "test", "u", scale=100),
+            reference=True,
         )
     )
+    for f, field in (("u", "displacement"), ("v", "velocity")):
+        out.append(
+            Table(
+                f"full_test_{f}_sample",
+                "",
+                f"Beyond the paper: test error on full {field}, per-sample normaliser (eps, %)",
+                FULL_ROWS,
+                _get("metrics", "eps_by_normaliser", "test", f, "sample", scale=100),
+                reference=True,
+            )
+        )
     out.append(
         Table(
             "speedup",
@@ -175,22 +246,43 @@ def tables(protocol: str | None) -> list[Table]:
     return out
 
 
+def _stats(values: list[float]) -> tuple[float, float, int] | None:
+    return (float(np.mean(values)), float(np.std(values)), len(values)) if values else None
+
+
+def _fmt(stat: tuple[float, float, int] | None, fmt: str) -> str:
+    if stat is None:
+        return "-"
+    mean, std, n = stat
+    return fmt.format(mean) if n == 1 else f"{fmt.format(mean)} ± {fmt.format(std)}"
+
+
 def render(sweep: Sweep) -> tuple[str, dict[str, str]]:
-    """The Markdown document and one CSV text per table."""
+    """The Markdown document and one CSV text per table (mean, std and seed count per cell)."""
     md = [f"# Tables for {sweep.root}", ""]
     if sweep.protocol:
         md.append(f"Training protocol: `{sweep.protocol}`. ")
     if sweep.eps_definition:
         md.append(f"Error indicator: {sweep.eps_definition}. ")
+    counts = sweep.seed_counts
+    if counts and counts != [1]:
+        span = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+        md.append(f"Each cell: mean ± standard deviation over {span} seeds (population std). ")
+    if sweep.baselines:
+        md.append(
+            f"Reference rows (*italic*): non-neural baselines fitted on the same training split "
+            f"({sweep.baselines['path']}); they have no regularisation, so their value is repeated. "
+        )
     md += ["BN & E is not part of the grid: the combination is refused (n/a), as in the paper.", ""]
+    references = (sweep.baselines or {}).get("methods", {})
     csvs = {}
     for table in tables(sweep.protocol):
-        values = {
-            (r, c): table.value(sweep.cells[(r, c)]) if (r, c) in sweep.cells else None
+        stats = {
+            (r, c): _stats([v for cell in sweep.groups.get((r, c), []) if (v := table.value(cell)) is not None])
             for r, _ in table.rows
             for c, _ in COLS
         }
-        if all(v is None for v in values.values()):
+        if all(v is None for v in stats.values()):
             continue
         head = f"Table {table.number}: {table.title}" if table.number else table.title
         md += [
@@ -201,11 +293,22 @@ def render(sweep: Sweep) -> tuple[str, dict[str, str]]:
         ]
         buf = io.StringIO()
         writer = csv.writer(buf)
-        writer.writerow(["model", *[lbl for _, lbl in COLS]])
+        writer.writerow(["model", *[x for _, lbl in COLS for x in (lbl, f"{lbl} std", f"{lbl} n")]])
         for r, label in table.rows:
-            cells = [values[(r, c)] for c, _ in COLS]
-            md.append(f"| {label} | " + " | ".join("-" if v is None else table.fmt.format(v) for v in cells) + " |")
-            writer.writerow([label, *["" if v is None else f"{v:.6g}" for v in cells]])
+            cells = [stats[(r, c)] for c, _ in COLS]
+            md.append(f"| {label} | " + " | ".join(_fmt(v, table.fmt) for v in cells) + " |")
+            writer.writerow(
+                [
+                    label,
+                    *[x for v in cells for x in (("", "", 0) if v is None else (f"{v[0]:.6g}", f"{v[1]:.6g}", v[2]))],
+                ]
+            )
+        for method in references.values() if table.reference else ():
+            ref = table.value({"metrics": method, "submodel": method})
+            if ref is None:
+                continue
+            md.append(f"| *{method['label']}* | " + " | ".join(f"*{table.fmt.format(ref)}*" for _ in COLS) + " |")
+            writer.writerow([f"baseline: {method['label']}", *[x for _ in COLS for x in (f"{ref:.6g}", "0", 1)]])
         md.append("")
         csvs[f"table_{table.slug}.csv"] = buf.getvalue()
     if sweep.problems:
@@ -219,9 +322,9 @@ def _write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_tables(root: str | Path, out: str | Path | None = None) -> Path:
+def write_tables(root: str | Path, out: str | Path | None = None, baselines: str | Path | None = None) -> Path:
     """Write ``tables.md`` and the CSVs (into ``out``, default the sweep folder); return the .md path."""
-    sweep = collect(root)
+    sweep = collect(root, baselines)
     out = Path(out) if out else Path(root)
     out.mkdir(parents=True, exist_ok=True)
     md, csvs = render(sweep)
@@ -237,10 +340,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m pipeline.tables", description=__doc__.splitlines()[0])
     parser.add_argument("sweep", help="a sweep folder (or a single run folder)")
     parser.add_argument("--out", help="where to write tables.md and the CSVs (default: the sweep folder)")
+    parser.add_argument(
+        "--baselines",
+        help="baselines.json for the reference rows (default: <results_dir>/baselines/<data>/ of the runs)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     try:
-        path = write_tables(args.sweep, args.out)
+        path = write_tables(args.sweep, args.out, args.baselines)
     except RunError as err:
         raise SystemExit(f"error: {err}") from None
     print(path.read_text())

@@ -22,7 +22,8 @@ from omegaconf import DictConfig, OmegaConf
 from fe import dataset
 from fe.zone import boundary_trace
 from pipeline.provenance import record
-from surrogate.metrics import ErrorSpec, epsilon
+from surrogate.losses import euler_residual_series
+from surrogate.metrics import ErrorSpec, epsilon, epsilon_both
 from surrogate.models import Geometry, TwoFieldSurrogate
 from surrogate.training import Trainer, TrainSpec, pick_device
 
@@ -119,11 +120,14 @@ def train_run(cfg: DictConfig, run_dir: str | Path, on_epoch=None) -> dict:
     )
     figures = trainer.fit(progress=bool(cfg.progress), on_epoch=on_epoch)
     spec = ErrorSpec(**cfg.metrics)
-    errors, boundary = {}, {}
+    errors, boundary, both, residual = {}, {}, {}, {}
+    dt, v_sigma = float(train.t[1] - train.t[0]), trainer.scalers.v_sigma
     for split, ds in (("train", train), ("test", test)):
         u_hat, v_hat = trainer.predict(ds.params)  # once per split: its target and, below, its trace
         ref_u, ref_v = targets(ds, model.target)
         errors[split] = {"u": epsilon(u_hat, ref_u, spec), "v": epsilon(v_hat, ref_v, spec)}
+        both[split] = {"u": epsilon_both(u_hat, ref_u, spec), "v": epsilon_both(v_hat, ref_v, spec)}
+        residual[split] = euler_residual_series(u_hat, v_hat, dt, v_sigma)
         if model.target == "field":  # the trace a full-field model would hand to the submodel
             loop = ds.boundary_index
             u_hat, v_hat = boundary_trace(u_hat, loop), boundary_trace(v_hat, loop)
@@ -138,11 +142,16 @@ def train_run(cfg: DictConfig, run_dir: str | Path, on_epoch=None) -> dict:
         "reg_label": str(cfg.reg.label),
         "target": model.target,
         "time": model.time,
+        "seed": int(cfg.seed),
+        "data_fingerprint": train.attrs.get("fingerprint"),
         **figures,
         "eps": {s: {f: e[f]["eps"] for f in ("u", "v")} for s, e in errors.items()},
         "eps_t": {s: {f: e[f]["eps_t"] for f in ("u", "v")} for s, e in errors.items()},
         "eps_boundary": boundary,
+        "eps_by_normaliser": both,
         "eps_definition": spec.caption(),
+        # trapezoidal Euler residual / sigma_v^2 of the predictions and of the training data itself
+        "physics": {"euler_residual": {**residual, "reference": euler_residual_series(u, v, dt, v_sigma)}},
         "data": str(train.path.parent),
         "run_dir": str(run_dir),
         **{k: meta[k] for k in ("fingerprint", "versions", "git_revision", "created")},

@@ -198,11 +198,11 @@ class Trainer:
             u_phys, v_phys = physical(u_hat, sc.u, t_idx), physical(v_hat, sc.v, t_idx)
             if t_idx is None:
                 now, nxt = u_phys[:, :-1], u_phys[:, 1:]
-                v_now = v_phys[:, :-1]
+                v_now, v_nxt = v_phys[:, :-1], v_phys[:, 1:]
             else:
                 k = t_idx.shape[1] // 2
-                now, nxt, v_now = u_phys[:, :k], u_phys[:, k:], v_phys[:, :k]
-            loss = loss + self.euler * euler_residual(now, nxt, v_now, self.dt, sc.v_sigma)
+                now, nxt, v_now, v_nxt = u_phys[:, :k], u_phys[:, k:], v_phys[:, :k], v_phys[:, k:]
+            loss = loss + self.euler * euler_residual(now, nxt, v_now, v_nxt, self.dt, sc.v_sigma)
         return loss
 
     def _run_epoch(self) -> tuple[float, float]:

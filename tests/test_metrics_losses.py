@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from surrogate.losses import euler_residual, physical
+from surrogate.losses import euler_residual, euler_residual_series, physical
 from surrogate.metrics import ErrorSpec, epsilon, epsilon_pt
 from surrogate.scaling import Scaler
 
@@ -50,19 +50,20 @@ def test_epsilon_spec_is_validated():
 
 
 def test_euler_residual_vanishes_for_consistent_fields_in_physical_units():
-    """u = a(x) t + b(x), v = a(x): the forward difference is exact. The residual is computed after
-    undoing the scaling, so scaled predictions of those fields give zero as well."""
+    """The trapezoidal residual (u(t+dt) - u(t))/dt - (v(t) + v(t+dt))/2 is exact for u quadratic in
+    time. It is computed after undoing the scaling, so scaled predictions of those fields give zero."""
     t = torch.linspace(0, 2, 17, dtype=torch.float64)
-    a, b = torch.randn(3, 1, 5, 4, dtype=torch.float64), torch.randn(3, 1, 5, 4, dtype=torch.float64)
-    u, v = a * t.view(1, -1, 1, 1) + b, a.expand(3, 17, 5, 4)
+    a, b, c = (torch.randn(3, 1, 5, 4, dtype=torch.float64) for _ in range(3))
+    tt = t.view(1, -1, 1, 1)
+    u, v = a * tt**2 + b * tt + c, 2 * a * tt + b
     su, sv = Scaler.fit(u + 0.1 * torch.randn_like(u)), Scaler.fit(v + 0.1 * torch.randn_like(v))
     up, vp = physical(su.transform(u), su, None), physical(sv.transform(v), sv, None)
     dt = float(t[1] - t[0])
-    assert euler_residual(up[:, :-1], up[:, 1:], vp[:, :-1], dt, 1.0).item() < 1e-24
-    # a quadratic u = t^2 has (u(t+dt) - u(t)) / dt - u'(t) = dt exactly
-    q = t.view(1, -1, 1, 1).expand(3, 17, 5, 4) ** 2
-    res = euler_residual(q[:, :-1], q[:, 1:], 2 * t.view(1, -1, 1, 1)[:, :-1].expand(3, 16, 5, 4), dt, 2.0)
-    assert res.item() == pytest.approx(dt**2 / 4, rel=1e-10)
+    assert euler_residual(up[:, :-1], up[:, 1:], vp[:, :-1], vp[:, 1:], dt, 1.0).item() < 1e-24
+    assert euler_residual_series(u.numpy(), v.numpy(), dt, 1.0) < 1e-24
+    # a cubic u = t^3, v = 3 t^2 leaves exactly -dt^2 / 2 at every pair
+    q, w = (tt**3).expand(3, 17, 5, 4), (3 * tt**2).expand(3, 17, 5, 4)
+    assert euler_residual_series(q, w, dt, 2.0) == pytest.approx(dt**4 / 16, rel=1e-10)
     idx = torch.tensor([[0, 5], [3, 16], [1, 2]])
     picked = physical(su.transform(u)[torch.arange(3)[:, None], idx], su, idx)
     assert torch.allclose(picked, u[torch.arange(3)[:, None], idx])

@@ -9,18 +9,20 @@ from pathlib import Path
 from pipeline.tables import COLS, ROWS, main, write_tables
 
 
-def _run(root: Path, model: str, reg: str, k: float, submodel: bool = False) -> None:
-    run = root / f"{model}-{reg}"
+def _run(root: Path, model: str, reg: str, k: float, submodel: bool = False, seed: int | None = None) -> None:
+    run = root / (f"{model}-{reg}" if seed is None else f"{model}-{reg}-s{seed}")
     run.mkdir(parents=True)
     metrics = {
         "model": model,
         "reg": reg,
+        **({} if seed is None else {"seed": seed, "data_fingerprint": "abc"}),
         "label": model,
         "reg_label": reg,
         "parameters": int(1e6 * k),
         "mean_epoch_seconds": k / 10,
         "eps": {s: {"u": k / 100, "v": k / 50} for s in ("train", "test")},
         "eps_boundary": {"test": {"u": k / 200, "v": k / 200}},
+        "eps_by_normaliser": {"test": {f: {"time": k / 100, "sample": k / 300} for f in "uv"}},
         "config": "train:\n  name: short\n",
         "eps_definition": "eps = test definition",
     }
@@ -60,7 +62,8 @@ def test_tables_follow_the_papers_layout(tmp_path):
     assert "missing run: Conv3D / E (" not in md and "missing run: Conv2D" not in md  # not launched
     with open(tmp_path / "table_full_test_v.csv") as f:
         rows = list(csv.reader(f))
-    assert rows[0] == ["model", *[lbl for _, lbl in COLS]] and rows[4][1:3] == ["2", "4"]
+    assert rows[0][:4] == ["model", "Basic", "Basic std", "Basic n"] and len(rows[0]) == 1 + 3 * len(COLS)
+    assert rows[4][0] == "Conv3D" and rows[4][1] == "2" and rows[4][4] == "4" and rows[4][3] == "1"
     assert "12.0x" in md and "eps = test definition" in md
 
 
@@ -69,3 +72,31 @@ def test_the_command_line_reports_a_missing_folder(tmp_path, capsys):
 
     with pytest.raises(SystemExit, match="no such run or sweep folder"):
         main([str(tmp_path / "nope")])
+
+
+def test_seeds_give_mean_and_std_and_baselines_give_reference_rows(tmp_path):
+    for seed, k in ((0, 1.0), (1, 3.0), (2, 2.0)):
+        _run(tmp_path / "sweep", "conv2_5d", "basic", k, submodel=True, seed=seed)
+    _run(tmp_path / "sweep", "conv2_5d", "bn", 5.0, seed=0)
+    method = {
+        "label": "RBF (cubic)",
+        "eps": {s: {"u": 0.01, "v": 0.02} for s in ("train", "test")},
+        "eps_zoom": {s: {"u": 0.03, "v": 0.04} for s in ("train", "test")},
+        "eps_boundary": {"test": {"u": 0.005}},
+        "eps_by_normaliser": {"test": {f: {"time": 0.01, "sample": 0.006} for f in "uv"}},
+    }
+    base = tmp_path / "baselines.json"
+    base.write_text(json.dumps({"data_fingerprint": "abc", "methods": {"rbf": method}}))
+    md = write_tables(tmp_path / "sweep", baselines=base).read_text()
+    table4 = md.split("Test error on full displacement (eps, %)")[1].split("##")[0]
+    # eps test u = k %: k = 1, 3, 2 -> mean 2, population std sqrt(2/3)
+    assert "| Conv2.5D | 2.00 ± 0.82 | 5.00 | - | - | - | - |" in table4
+    assert "| *RBF (cubic)* | *1.00* | *1.00* |" in table4
+    assert "| *RBF (cubic)* | *3.00* |" in md.split("Test error on displacement after zoom")[1].split("##")[0]
+    assert "| *RBF (cubic)* | *0.60* |" in md.split("per-sample normaliser")[1].split("##")[0]
+    assert "*RBF" not in md.split("Table 1:")[1].split("##")[0]  # no reference row for parameter counts
+    assert "mean ± standard deviation over 1-3 seeds" in md
+    # baselines of other data are refused by name, the tables are still written
+    base.write_text(json.dumps({"data_fingerprint": "other", "methods": {"rbf": method}}))
+    md = write_tables(tmp_path / "sweep", baselines=base).read_text()
+    assert "*RBF" not in md and "made on data other" in md

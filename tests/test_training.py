@@ -158,7 +158,7 @@ def test_multirun_over_two_tiny_combos(tiny_data, tmp_path, launcher):
     subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, timeout=600)
     sweep = tmp_path / "sweeps" / "tiny-quick"
     found = {p.name: read_metrics(p) for p in run_dirs(sweep)}
-    assert set(found) == {"fc_t_boundary-basic", "conv1_5d_boundary-basic"}
+    assert set(found) == {"fc_t_boundary-basic-s0", "conv1_5d_boundary-basic-s0"}
     assert all(m["epochs"] == 2 for m in found.values())
 
 

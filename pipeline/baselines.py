@@ -1,0 +1,148 @@
+"""Baselines stage: ``python -m pipeline.baselines [data=<preset>]``.
+
+Fits every non-neural surrogate of ``conf/baselines.yaml`` (zero, nearest neighbour, RBF, POD + RBF)
+on the training split, scores it on both splits with the training stage's eps (and under both
+normalisers), measures the Euler residual of its prediction, and drives the FE submodel with its
+boundary traces for the errors after zoom. Writes ``<results>/baselines/<data>/baselines.json``,
+which ``pipeline.tables`` and ``pipeline.report`` show as reference rows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import hydra
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from fe import dataset
+from fe.zone import boundary_trace
+from pipeline.provenance import record
+from pipeline.train import load_data, write_json_atomic
+from surrogate.baselines import Baseline
+from surrogate.losses import euler_residual_series
+from surrogate.metrics import ErrorSpec, epsilon, epsilon_both
+
+log = logging.getLogger(__name__)
+RESULT = "baselines.json"
+
+
+class FittedPair:
+    """One baseline fitted to u and one to v (the same method, its own copy per field)."""
+
+    def __init__(self, cfg: DictConfig, train: dataset.Dataset):
+        self.u: Baseline = hydra.utils.instantiate(cfg)
+        self.v: Baseline = hydra.utils.instantiate(cfg)
+        start = time.perf_counter()
+        self.u.fit(train.params, train.u)
+        self.v.fit(train.params, train.v)
+        self.fit_seconds = time.perf_counter() - start
+        self.label = self.u.label
+
+    def predict(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.u.predict(params), self.v.predict(params)
+
+
+def score(pair: FittedPair, splits: dict[str, dataset.Dataset], spec: ErrorSpec, v_sigma: float) -> dict:
+    """eps of the full fields and of their boundary traces, both normalisers, Euler residual."""
+    out: dict = {"label": pair.label, "fit_seconds": pair.fit_seconds, "eps": {}, "eps_by_normaliser": {}}
+    out["eps_boundary"], residual = {}, {}
+    for split, ds in splits.items():
+        u_hat, v_hat = pair.predict(ds.params)
+        out["eps"][split] = {f: epsilon(p, getattr(ds, f), spec)["eps"] for f, p in (("u", u_hat), ("v", v_hat))}
+        out["eps_by_normaliser"][split] = {
+            f: epsilon_both(p, getattr(ds, f), spec) for f, p in (("u", u_hat), ("v", v_hat))
+        }
+        loop = ds.boundary_index
+        out["eps_boundary"][split] = {
+            "u": epsilon(boundary_trace(u_hat, loop), ds.boundary_u, spec)["eps"],
+            "v": epsilon(boundary_trace(v_hat, loop), ds.boundary_v, spec)["eps"],
+        }
+        residual[split] = euler_residual_series(u_hat, v_hat, float(ds.t[1] - ds.t[0]), v_sigma)
+    out["physics"] = {"euler_residual": residual}
+    if hasattr(pair.u, "n_modes"):
+        out["pod_modes"] = {"u": pair.u.n_modes, "v": pair.v.n_modes}
+    return out
+
+
+def run(cfg: DictConfig) -> Path:
+    """Fit, score (and zoom) every configured baseline; write and return ``baselines.json``."""
+    spec = ErrorSpec(**cfg.metrics)
+    if not cfg.methods:
+        raise ValueError("methods: empty; configure at least one baseline (conf/baselines.yaml)")
+    train, test = load_data(cfg)
+    splits = {"train": train, "test": test}
+    dt = float(train.t[1] - train.t[0])
+    v_sigma = float(train.v.std())
+    context = None
+    if cfg.zoom:
+        from pipeline.zoom import DataContext  # DOLFINx only when zooming
+
+        context = DataContext(train.path.parent)
+    results: dict = {}
+    for name, method in cfg.methods.items():
+        pair = FittedPair(method, train)
+        res = score(pair, splits, spec, v_sigma)
+        if context is not None:
+            from pipeline.zoom import zoom_errors, zoom_split
+
+            for split, ds in splits.items():
+                zoomed = zoom_split(pair.predict, "field", ds, context.submodel, int(cfg.block_size))
+                for key, value in zoom_errors(zoomed, ds, spec).items():
+                    res.setdefault(key, {})[split] = value
+        results[str(name)] = res
+        if cfg.progress:
+            zoom = res.get("eps_zoom", {}).get("test")
+            log.info(
+                "%s: test eps u %.3g%%, v %.3g%%%s",
+                pair.label,
+                100 * res["eps"]["test"]["u"],
+                100 * res["eps"]["test"]["v"],
+                f"; after zoom u {100 * zoom['u']:.3g}%, v {100 * zoom['v']:.3g}%" if zoom else "",
+            )
+    content = {
+        "data": str(cfg.data),
+        "data_fingerprint": train.attrs.get("fingerprint"),
+        "metrics": dict(spec.__dict__),
+    }
+    meta = record(OmegaConf.to_yaml(cfg, resolve=True), content)
+    doc = {
+        "data": str(train.path.parent),
+        "data_fingerprint": train.attrs.get("fingerprint"),
+        "eps_definition": spec.caption(),
+        "reference_euler_residual": {s: euler_residual_series(ds.u, ds.v, dt, v_sigma) for s, ds in splits.items()},
+        "methods": results,
+        **{k: meta[k] for k in ("fingerprint", "versions", "git_revision", "created", "config")},
+    }
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(doc, out / RESULT)
+    return out / RESULT
+
+
+def load(path: str | Path) -> dict | None:
+    """A ``baselines.json``, or None when absent or unreadable (the tables then omit the rows)."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="baselines")
+def main(cfg: DictConfig) -> None:
+    path = run(cfg)
+    doc = json.loads(path.read_text())
+    print(f"\nbaselines on {doc['data']} ({doc['eps_definition']}):")
+    for res in doc["methods"].values():
+        e, z = res["eps"]["test"], res.get("eps_zoom", {}).get("test")
+        zoom = f", after zoom u {100 * z['u']:.2f}% v {100 * z['v']:.2f}%" if z else ""
+        print(f"  {res['label']:<20} test eps u {100 * e['u']:.2f}% v {100 * e['v']:.2f}%{zoom}")
+    print(f"written: {path}")
+
+
+if __name__ == "__main__":
+    main()

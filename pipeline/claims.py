@@ -1,0 +1,176 @@
+"""The paper's claims, checked against the runs at hand: each with its numbers and a verdict.
+
+A comparison of two cells (model x regularisation, one run per seed) reads the difference of their
+mean test eps against its standard error, sqrt(s_a^2 / n_a + s_b^2 / n_b) with the seeds' sample
+standard deviations: a difference within two standard errors is "within noise". With a single seed
+in a cell there is no noise estimate, and the verdict says so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipeline.tables import Sweep
+
+HOLDS, FAILS, NOISE = "holds", "does not hold", "within noise"
+
+
+@dataclass(frozen=True)
+class Stat:
+    mean: float
+    std: float  # sample standard deviation (0 with one seed)
+    n: int
+
+    @staticmethod
+    def of(values: list[float]) -> Stat | None:
+        if not values:
+            return None
+        std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+        return Stat(float(np.mean(values)), std, len(values))
+
+    def __str__(self) -> str:
+        return f"{self.mean:.2f}%" if self.n == 1 else f"{self.mean:.2f} ± {self.std:.2f}% (n={self.n})"
+
+
+def eps_test_u(cell: dict) -> float:
+    return 100 * float(cell["metrics"]["eps"]["test"]["u"])
+
+
+def zoom_u(cell: dict) -> float | None:
+    zoom = cell.get("submodel", {}).get("eps_zoom", {}).get("test")
+    return None if zoom is None else 100 * float(zoom["u"])
+
+
+def gap_u(cell: dict) -> float:
+    eps = cell["metrics"]["eps"]
+    return 100 * (float(eps["test"]["u"]) - float(eps["train"]["u"]))
+
+
+def stat(sweep: Sweep, model: str, reg: str, value: Callable[[dict], float | None] = eps_test_u) -> Stat | None:
+    return Stat.of([v for c in sweep.groups.get((model, reg), []) if (v := value(c)) is not None])
+
+
+def compare(a: Stat, b: Stat) -> tuple[float, str]:
+    """a - b and whether it is below (-), above (+) or within two standard errors."""
+    diff = a.mean - b.mean
+    if a.n < 2 or b.n < 2:
+        return diff, "one seed, no noise estimate"
+    se = math.sqrt(a.std**2 / a.n + b.std**2 / b.n)
+    if abs(diff) <= 2 * se:
+        return diff, NOISE
+    return diff, "lower" if diff < 0 else "higher"
+
+
+def _verdict(outcomes: list[str], want: str) -> str:
+    """``want``: the outcome the claim predicts ("lower", or "not higher")."""
+    if not outcomes:
+        return "no runs"
+    good = [o == "lower" or (want == "not higher" and o == NOISE) for o in outcomes]
+    bad = [o == "higher" or (want == "lower" and o == NOISE) for o in outcomes]
+    if all(good):
+        return HOLDS
+    if all(o == NOISE for o in outcomes) and want == "lower":
+        return NOISE
+    return FAILS if all(bad) else f"mixed ({sum(good)} of {len(outcomes)} comparisons agree)"
+
+
+def _params(sweep: Sweep, model: str, reg: str) -> int | None:
+    group = sweep.groups.get((model, reg))
+    return int(group[0]["metrics"]["parameters"]) if group else None
+
+
+def decomposed(sweep: Sweep) -> list[str]:
+    lines, outcomes = [], []
+    for model, label in (("conv2_5d", "Conv2.5D"), ("conv2_5db", "Conv2.5Db")):
+        for reg in sorted({r for m, r in sweep.groups if m == model}):
+            a, b = stat(sweep, model, reg), stat(sweep, "conv3d", reg)
+            if a is None or b is None:
+                continue
+            diff, how = compare(a, b)
+            outcomes.append(how)
+            ratio = _params(sweep, "conv3d", reg) / _params(sweep, model, reg)
+            reg_label = sweep.groups[(model, reg)][0]["metrics"].get("reg_label", reg)
+            lines.append(
+                f"  - {label} / {reg_label}: {a} vs Conv3D {b}: {diff:+.2f} points ({how}), "
+                f"{ratio:.1f}x fewer parameters"
+            )
+    return [f"- **Decomposed models match Conv3D with fewer parameters**: {_verdict(outcomes, 'not higher')}", *lines]
+
+
+def _pairs(sweep: Sweep, better: str, than: str, title: str, value=eps_test_u) -> list[str]:
+    lines, outcomes = [], []
+    for model in sorted({m for m, r in sweep.groups if r == better}):
+        a, b = stat(sweep, model, better, value), stat(sweep, model, than, value)
+        if a is None or b is None:
+            continue
+        diff, how = compare(a, b)
+        outcomes.append(how)
+        lines.append(
+            f"  - {sweep.groups[(model, better)][0]['metrics']['label']}: {a} vs {b}: {diff:+.2f} points ({how})"
+        )
+    return [f"- **{title}**: {_verdict(outcomes, 'lower')}", *lines]
+
+
+def boundary_best(sweep: Sweep) -> list[str]:
+    best: dict[str, tuple[float, str]] = {}
+    for group in sweep.groups.values():
+        s = Stat.of([v for c in group if (v := zoom_u(c)) is not None])
+        if s is None:
+            continue
+        kind = group[0]["metrics"].get("target", "field")
+        name = f"{group[0]['metrics']['label']} / {group[0]['metrics']['reg_label']}"
+        if kind not in best or s.mean < best[kind][0]:
+            best[kind] = (s.mean, name)
+    if len(best) < 2:
+        return ["- **Boundary models are best after zoom**: no runs of both kinds with errors after zoom"]
+    (fb, fname), (bb, bname) = best["field"], best["boundary"]
+    verdict = HOLDS if bb < fb else FAILS
+    return [
+        f"- **Boundary models are best after zoom**: {verdict}: best boundary model {bname} {bb:.2f}%, "
+        f"best full-field model {fname} {fb:.2f}% (test eps of u after zoom, seed means)"
+    ]
+
+
+def overfit(sweep: Sweep) -> list[str]:
+    a, b = stat(sweep, "conv2d", "basic", gap_u), stat(sweep, "conv3d", "basic", gap_u)
+    if a is None or b is None:
+        return ["- **Conv2D overfits**: needs Conv2D / Basic and Conv3D / Basic runs"]
+    diff, how = compare(a, b)
+    verdict = HOLDS if how == "higher" else (NOISE if how == NOISE else FAILS)
+    return [f"- **Conv2D overfits** (test - train eps of u, Basic): {verdict}: Conv2D {a}, Conv3D {b} ({how})"]
+
+
+def against_baselines(sweep: Sweep) -> list[str]:
+    methods = (sweep.baselines or {}).get("methods", {})
+    if not methods:
+        return ["- **Networks against the baselines**: no baselines.json for this data (python -m pipeline.baselines)"]
+    name, best = min(methods.items(), key=lambda kv: kv[1]["eps"]["test"]["u"])
+    ref = 100 * best["eps"]["test"]["u"]
+    cells = {k: Stat.of([eps_test_u(c) for c in g]) for k, g in sweep.groups.items()}
+    beating = sorted(f"{k[0]}/{k[1]} ({s.mean:.2f}%)" for k, s in cells.items() if s.mean < ref)
+    return [
+        f"- **Networks against the best baseline** ({best['label']}, test eps u {ref:.2f}%): "
+        f"{len(beating)} of {len(cells)} cells lower{': ' + ', '.join(beating) if beating else ''}"
+    ]
+
+
+def claims(sweep: Sweep) -> list[str]:
+    """The Markdown section "The paper's claims" for a sweep."""
+    return [
+        "## The paper's claims",
+        "",
+        "Test eps of u (%), seed mean ± sample std; a difference within two standard errors is 'within noise'.",
+        "",
+        *decomposed(sweep),
+        *_pairs(sweep, "bn", "basic", "BN lowers the error (BN vs Basic)"),
+        *_pairs(sweep, "e_sl", "basic", "E & SL lowers the error (E & SL vs Basic)"),
+        *_pairs(sweep, "e", "basic", "E alone lowers the error (the paper: it does not)"),
+        *boundary_best(sweep),
+        *overfit(sweep),
+        *against_baselines(sweep),
+        "",
+    ]

@@ -1,0 +1,107 @@
+"""What the submodel stage and the baselines share: a dataset's FE models, and one "zoom" of a split.
+
+A zoom takes a surrogate's prediction of a split (full fields on Omega' or traces on its boundary
+loop), drives the FE model of Omega' alone with the traces, and returns the re-solved zone fields.
+Networks (``pipeline.submodel``) and non-neural baselines (``pipeline.baselines``) go through the
+same code, so their errors after zoom are comparable.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from mpi4py import MPI
+
+import numpy as np
+from omegaconf import OmegaConf
+
+from fe import dataset
+from fe.solver import ParentSolver
+from fe.submodel import Submodel
+from fe.timestepping import TimeGrid
+from fe.zone import boundary_trace
+from pipeline.data import data_job
+from surrogate.metrics import ErrorSpec, epsilon
+
+INTERPOLATION = "cubic Hermite in time between snapshots, from the predicted u and v on the loop"
+INTERIOR = (slice(None), slice(None), slice(1, -1), slice(1, -1))
+
+
+class DataContext:
+    """A dataset shared by the runs trained on it: its splits, its FE models (rebuilt from the config
+    it records) and the full FE solve time of its test split, each made once per sweep."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.splits = {s: dataset.load(root / f"{s}.h5") for s in ("train", "test")}
+        test = self.splits["test"]
+        self.job = data_job(OmegaConf.create(test.attrs["config"]))
+        self.grid = TimeGrid(self.job.physics.t_final, test.t.size, int(test.attrs["substeps"]))
+        self.submodel = Submodel(MPI.COMM_SELF, self.job.physics, self.job.mesh, self.grid, self.job.scheme)
+        self._full_fe_s: float | None = None
+
+    def full_fe_seconds(self, block: int) -> float:
+        """Solve time of the full FE model on the test samples (measured on first use)."""
+        if self._full_fe_s is None:
+            parent = ParentSolver(MPI.COMM_SELF, self.job.physics, self.job.mesh, self.job.solver, self.job.scheme)
+            params = self.splits["test"].params
+            for sl in blocks(params.shape[0], block):
+                parent.solve(params[sl])
+            self._full_fe_s = parent.solve_seconds
+        return self._full_fe_s
+
+
+def blocks(n: int, size: int):
+    for b0 in range(0, n, size):
+        yield slice(b0, min(n, b0 + size))
+
+
+def zoom_split(
+    predict: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    target: str,
+    ds: dataset.Dataset,
+    sub: Submodel,
+    block: int,
+) -> dict:
+    """Predict the split (``target`` "field" or "boundary"), re-solve Omega' from the traces, and
+    return predictions, traces, zone fields and timings."""
+    loop = ds.boundary_index
+    start = time.perf_counter()
+    pred_u, pred_v = predict(ds.params)
+    surrogate_s = time.perf_counter() - start
+    if target == "field":
+        trace_u, trace_v = boundary_trace(pred_u, loop), boundary_trace(pred_v, loop)
+    else:
+        trace_u, trace_v = pred_u, pred_v
+    sub.solve_seconds = 0.0
+    zu, zv = np.empty_like(ds.u), np.empty_like(ds.v)
+    for sl in blocks(ds.params.shape[0], block):
+        zu[sl], zv[sl] = sub.solve(ds.t, trace_u[sl], trace_v[sl])
+    return {
+        "pred_u": pred_u,
+        "pred_v": pred_v,
+        "trace_u": trace_u,
+        "trace_v": trace_v,
+        "zoom_u": zu,
+        "zoom_v": zv,
+        "surrogate_s": surrogate_s,
+        "submodel_s": sub.solve_seconds,
+    }
+
+
+def zoom_errors(res: dict, ds: dataset.Dataset, spec: ErrorSpec) -> dict:
+    """eps after zoom (whole zone, interior nodes, eps(t)) and of the trace alone, for u and v."""
+    zoom = {f: epsilon(res[f"zoom_{f}"], getattr(ds, f), spec) for f in ("u", "v")}
+    return {
+        "eps_zoom": {f: zoom[f]["eps"] for f in ("u", "v")},
+        "eps_zoom_t": {f: zoom[f]["eps_t"] for f in ("u", "v")},
+        "eps_zoom_interior": {
+            f: epsilon(res[f"zoom_{f}"][INTERIOR], getattr(ds, f)[INTERIOR], spec)["eps"] for f in ("u", "v")
+        },
+        "eps_trace": {
+            "u": epsilon(res["trace_u"], ds.boundary_u, spec)["eps"],
+            "v": epsilon(res["trace_v"], ds.boundary_v, spec)["eps"],
+        },
+    }

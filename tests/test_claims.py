@@ -1,0 +1,60 @@
+"""The claims section: verdicts from known per-seed numbers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pipeline.claims import FAILS, HOLDS, NOISE, Stat, claims, compare
+from pipeline.tables import collect
+
+
+def _run(root: Path, model: str, reg: str, seed: int, test: float, train: float = 0.0, **extra) -> None:
+    run = root / f"{model}-{reg}-s{seed}"
+    run.mkdir(parents=True)
+    target = extra.pop("target", "field")
+    metrics = {
+        "model": model,
+        "reg": reg,
+        "seed": seed,
+        "label": model,
+        "reg_label": reg,
+        "target": target,
+        "parameters": extra.pop("parameters", 1000),
+        "eps": {"train": {"u": train / 100, "v": 0}, "test": {"u": test / 100, "v": 0}},
+        "config": "train:\n  name: short\n",
+    }
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    if "zoom" in extra:
+        (run / "submodel.json").write_text(json.dumps({"eps_zoom": {"test": {"u": extra["zoom"] / 100, "v": 0}}}))
+
+
+def test_compare_uses_two_standard_errors():
+    a, b = Stat(1.0, 0.1, 3), Stat(1.5, 0.1, 3)  # se = 0.0816: 0.5 apart is far beyond noise
+    assert compare(a, b) == (-0.5, "lower") and compare(b, a)[1] == "higher"
+    assert compare(Stat(1.0, 1.0, 3), b)[1] == NOISE
+    assert "no noise estimate" in compare(Stat(1.0, 0.0, 1), b)[1]
+
+
+def test_claims_from_known_runs(tmp_path):
+    for s, (basic, bn, c25) in enumerate([(5.0, 3.0, 5.1), (5.2, 3.1, 5.0), (4.8, 2.9, 4.9)]):
+        _run(tmp_path, "conv3d", "basic", s, basic, train=1.0, parameters=9000, zoom=basic)
+        _run(tmp_path, "conv3d", "bn", s, bn, zoom=bn)
+        _run(tmp_path, "conv2_5d", "basic", s, c25, parameters=3000)
+        _run(tmp_path, "conv2d", "basic", s, 9.0 + s, train=1.0)
+        _run(tmp_path, "conv1d_boundary", "basic", s, 2.0, target="boundary", zoom=2.5)
+    text = "\n".join(claims(collect(tmp_path)))
+    assert f"**Decomposed models match Conv3D with fewer parameters**: {HOLDS}" in text
+    assert "3.0x fewer parameters" in text and "0.00 points (within noise)" in text
+    assert f"**BN lowers the error (BN vs Basic)**: {HOLDS}" in text and "-2.00 points (lower)" in text
+    assert f"**Boundary models are best after zoom**: {HOLDS}" in text
+    assert f"**Conv2D overfits** (test - train eps of u, Basic): {HOLDS}" in text
+    assert "no baselines.json" in text
+
+
+def test_a_claim_that_fails_is_said_to_fail(tmp_path):
+    for s, (basic, bn) in enumerate([(3.0, 5.0), (3.1, 5.2), (2.9, 4.8)]):
+        _run(tmp_path, "conv3d", "basic", s, basic)
+        _run(tmp_path, "conv3d", "bn", s, bn)
+    text = "\n".join(claims(collect(tmp_path)))
+    assert f"**BN lowers the error (BN vs Basic)**: {FAILS}" in text
