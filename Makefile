@@ -19,7 +19,7 @@ PY_CANDIDATES = $(PYTHON) python3.12 python3.13 python3 \
 	$(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3)
 PIP_NOISE := is ignored: it is neither a file nor a directory
 
-.PHONY: help setup data train submodel report grid tables all test test-fast test-mpi lint bench clean
+.PHONY: help setup data train submodel baselines report grid tables all test test-fast test-mpi lint bench clean
 
 help: ## list the targets
 	@echo "wavezoom targets (overrides: make <target> ARGS='key=value ...'):"
@@ -54,7 +54,10 @@ submodel: $(STAMP) ## re-solve the zone with network-driven boundaries for the t
 report: $(STAMP) ## Markdown report with figures for the trained runs (TARGET=run/sweep folder)
 	$(PY) -m pipeline.report $(if $(TARGET),target=$(TARGET)) $(ARGS)
 
-all: data train submodel report ## the four stages on the default small preset
+baselines: $(STAMP) ## non-neural baselines (zero, nearest, RBF, POD+RBF) on the default data: the difficulty meter
+	$(PY) -m pipeline.baselines $(ARGS)
+
+all: data train submodel baselines report ## the stages on the default small preset, baselines included
 
 grid: $(STAMP) ## the paper's 11 x 6 grid as one Hydra multirun (joblib, NJOBS at a time, PROTOCOL=short)
 	$(PY) -m pipeline.train -m 'model=glob(*)' 'reg=glob(*)' train=$(PROTOCOL) hydra/launcher=local \

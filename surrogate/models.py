@@ -43,7 +43,8 @@ class Geometry:
 
 
 class TwoFieldSurrogate(nn.Module):
-    """u and v networks built by :meth:`build`; the last ``n_head`` stages form the heads."""
+    """u and v networks built by :meth:`build`; the last ``n_head`` stages (``model.head_layers``)
+    form the heads, the others the trunk that SL shares (section 4: the first layers)."""
 
     n_head = 1
 
@@ -58,8 +59,13 @@ class TwoFieldSurrogate(nn.Module):
         batch_norm: bool = False,
         shared: bool = False,
         activation: Callable[[], nn.Module] = nn.ELU,
+        head_layers: int | None = None,
     ):
         super().__init__()
+        if head_layers is not None:
+            if not (isinstance(head_layers, int) and head_layers >= 1):
+                raise ValueError(f"model.head_layers={head_layers!r}: must be an integer >= 1 or null")
+            self.n_head = head_layers
         if target not in TARGETS:
             raise ValueError(f"model.target={target!r}: allowed {TARGETS}")
         if time not in TIMES:
@@ -145,11 +151,22 @@ class ConvDecoder(TwoFieldSurrogate):
         factors: Sequence[Sequence[str]] | None = None,
         rank_ratio: float = 0.5,
         nonlinear: bool = False,
+        width_unit: str = "channels",
         **kw,
     ):
         if len(widths) < 2:
             raise ValueError(f"model.widths={list(widths)}: needs at least two widths (one decoder stage)")
-        self.widths, self.lift, self.kernel = list(widths), lift, kernel
+        if width_unit not in ("channels", "time"):
+            raise ValueError(f"model.width_unit={width_unit!r}: allowed 'channels' or 'time'")
+        if any(not w > 0 for w in widths):
+            raise ValueError(f"model.widths={list(widths)}: every width must be > 0")
+        if width_unit == "channels" and any(float(w) != int(w) for w in widths):
+            raise ValueError(f"model.widths={list(widths)}: channel counts must be integers (width_unit=channels)")
+        if width_unit == "time":  # the NT snapshots travel as channels through every stage
+            nt = kw["geometry"].n_times
+            widths = [max(1, round(w * nt)) for w in widths]
+        self.width_unit = width_unit
+        self.widths, self.lift, self.kernel = [int(w) for w in widths], lift, kernel
         self.factors, self.rank_ratio, self.nonlinear = factors, rank_ratio, nonlinear
         super().__init__(**kw)
 

@@ -43,30 +43,34 @@ def test_data_train_submodel_tables_report_on_tiny(tmp_path):
     out = _run("pipeline.submodel", f"target={sweep}", *common)
     assert "2 run(s) processed" in out and "submodel.json" in out
     _run("pipeline.submodel", *common)  # the default target: the runs of `make train`
+    _run("pipeline.baselines", "data=tiny", "progress=false", *paths)
     _run("pipeline.tables", str(sweep))
     _run("pipeline.report", f"target={sweep}", *common)
     _run("pipeline.report", *common)
 
-    for run in (sweep / "conv2_5d-bn", sweep / "conv1d_boundary-bn", single / "conv2_5d-bn-s0"):
+    for run in (sweep / "conv2_5d-bn-s0", sweep / "conv1d_boundary-bn-s0", single / "conv2_5d-bn-s0"):
         metrics = json.loads((run / "metrics.json").read_text())
         zoom = json.loads((run / "submodel.json").read_text())
         assert metrics["epochs"] == 2 and np.isfinite(metrics["eps"]["test"]["u"])
         assert np.isfinite(zoom["eps_zoom"]["test"]["v"]) and zoom["timing"]["speedup"] > 0
         assert torch.load(run / "checkpoint.pt", weights_only=False)["epoch"] == 2
         assert np.load(run / "zoom_example.npz")["u_zoom"].shape == (17, 9, 9)
+        residual = metrics["physics"]["euler_residual"]
+        assert set(residual) == {"train", "test", "reference"} and residual["reference"] < 1e-2
     md = (sweep / "tables.md").read_text()
     assert "Table 1: Number of trainable parameters" in md and "after zoom" in md
+    assert "| *RBF (cubic)* |" in md.split("after zoom (eps, %)")[1]  # the baselines' reference rows
     for table in sweep.glob("table_*.csv"):
         with open(table) as f:
             rows = list(csv.reader(f))
-        assert rows[0][0] == "model" and len(rows[0]) == 7
+        assert rows[0][0] == "model" and len(rows[0]) == 1 + 3 * 6  # mean, std, seeds per column
     for folder in (sweep / "report", single / "report"):
         report = (folder / "report.md").read_text()
         links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report)
         assert len(links) >= 4
         for link in links:
             assert (folder / link).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", link
-        assert "## Dataset" in report and "Table 1" in report
+        assert "## Dataset" in report and "Table 1" in report and "## The paper's claims" in report
     assert {p.name for p in (sweep / "report").glob("*.png")} >= {
         "design.png",
         "snapshots.png",

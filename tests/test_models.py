@@ -10,7 +10,7 @@ import torch
 
 from pipeline.config import compose
 from pipeline.train import build_model, geometry, load_data, targets
-from surrogate.models import n_parameters
+from surrogate.models import Geometry, n_parameters
 from surrogate.training import Trainer, TrainSpec
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
@@ -93,7 +93,7 @@ def test_batch_norm_with_euler_is_refused(tiny_data):
 
 
 def test_a_model_overfits_a_handful_of_samples(tiny_data, tmp_path):
-    cfg = _cfg(tiny_data, "model=conv1d_boundary", "reg=basic")
+    cfg = _cfg(tiny_data, "model=conv1d_boundary", "reg=basic", "model.widths=[1,2,2,1]")
     train, _ = load_data(cfg)
     few = train.subset(slice(0, 4))
     m = build_model(cfg, geometry(train))
@@ -118,3 +118,48 @@ def test_a_model_overfits_a_handful_of_samples(tiny_data, tmp_path):
     end = trainer.errors(few.params, u, v, ErrorSpec())
     for f in ("u", "v"):
         assert end[f]["eps"] < 0.04 and end[f]["eps"] < 0.1 * start[f]["eps"], (start, end)
+
+
+# The paper's Table 1 (million parameters): Basic and SL columns.
+TABLE_1 = {
+    "fc_t": (14.34, 14.22),
+    "conv2d": (23.30, 12.63),
+    "conv2d_t": (1.52, 0.81),
+    "conv3d": (7.25, 3.83),
+    "conv2_5d": (2.72, 1.46),
+    "conv2_5db": (1.63, 0.85),
+    "fc_t_boundary": (0.27, 0.26),
+    "conv1d_boundary": (6.98, 3.65),
+    "conv1d_t_boundary": (0.45, 0.24),
+    "conv2d_boundary": (2.19, 1.13),
+    "conv1_5d_boundary": (1.18, 0.61),
+}
+
+
+def test_table_1_families_follow_the_papers_structure():
+    """On the paper preset's geometry (NT = 129, 33 x 33 zone, 128 boundary nodes) the Basic column
+    ranks the 11 models as the paper's does, and SL shrinks each model as in the paper."""
+    from scipy.stats import spearmanr
+
+    geom = Geometry(129, 33, 33, 128)
+    ours = {
+        m: {r: n_parameters(build_model(compose("train", [f"model={m}", f"reg={r}"]), geom)) for r in ("basic", "sl")}
+        for m in TABLE_1
+    }
+    rho = spearmanr([ours[m]["basic"] for m in TABLE_1], [b for b, _ in TABLE_1.values()]).statistic
+    assert rho >= 0.9, {m: v["basic"] for m, v in ours.items()}
+    for m, (basic, sl) in TABLE_1.items():
+        assert abs(ours[m]["sl"] / ours[m]["basic"] - sl / basic) <= 0.15, m
+    assert ours["conv2d"]["basic"] > 3 * ours["conv3d"]["basic"]  # time as channels: the largest CNN
+
+
+def test_widths_in_units_of_time_carry_the_snapshots_as_channels():
+    geom = Geometry(33, 17, 17, 64)
+    model = build_model(compose("train", ["model=conv2d", "reg=basic"]), geom)
+    assert model.widths == [33, 66, 66, 33]
+    with pytest.raises(Exception, match="model.width_unit='steps'"):
+        build_model(compose("train", ["model=conv2d", "model.width_unit=steps"]), geom)
+    with pytest.raises(Exception, match="model.widths=.*integers"):
+        build_model(compose("train", ["model=conv3d", "model.widths=[16.5,8]"]), geom)
+    with pytest.raises(Exception, match="model.head_layers=0"):
+        build_model(compose("train", ["model=conv3d", "model.head_layers=0"]), geom)
