@@ -11,6 +11,8 @@ NP ?= 2
 NJOBS ?= 2
 ARGS ?=
 PROTOCOL ?= short
+SEEDS ?= 0
+STUDY := results/sweeps/small-quick
 SWEEP ?= results/sweeps/small-$(PROTOCOL)
 
 # Interpreters tried in order: $(PYTHON) if given, python3.12/3.13/python3 on PATH, then pyenv's.
@@ -19,7 +21,7 @@ PY_CANDIDATES = $(PYTHON) python3.12 python3.13 python3 \
 	$(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3)
 PIP_NOISE := is ignored: it is neither a file nor a directory
 
-.PHONY: help setup data train submodel baselines report grid tables all test test-fast test-mpi lint bench clean
+.PHONY: help setup data train submodel baselines report grid study tables all test test-fast test-mpi lint bench clean
 
 help: ## list the targets
 	@echo "wavezoom targets (overrides: make <target> ARGS='key=value ...'):"
@@ -45,7 +47,7 @@ setup: $(STAMP) ## create .venv (Python >= 3.12) and install the project with de
 data: $(STAMP) ## generate the default dataset (small preset) under data/
 	$(PY) -m pipeline.data $(ARGS)
 
-train: $(STAMP) ## train the default model (Conv2.5D, BN, quick protocol) on the default data
+train: $(STAMP) ## train the default model (Conv2.5D, Basic, quick protocol) on the default data
 	$(PY) -m pipeline.train $(ARGS)
 
 submodel: $(STAMP) ## re-solve the zone with network-driven boundaries for the trained runs (TARGET=run/sweep)
@@ -59,12 +61,23 @@ baselines: $(STAMP) ## non-neural baselines (zero, nearest, RBF, POD+RBF) on the
 
 all: data train submodel baselines report ## the stages on the default small preset, baselines included
 
-grid: $(STAMP) ## the paper's 11 x 6 grid as one Hydra multirun (joblib, NJOBS at a time, PROTOCOL=short)
+grid: $(STAMP) ## the paper's 11 x 6 grid as one Hydra multirun (joblib, NJOBS at a time, PROTOCOL=short, SEEDS=0 or 0,1,2)
 	$(PY) -m pipeline.train -m 'model=glob(*)' 'reg=glob(*)' train=$(PROTOCOL) hydra/launcher=local \
-		hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false $(ARGS)
+		hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false seed=$(SEEDS) $(ARGS)
 
 tables: $(STAMP) ## gather a sweep into the paper's tables (SWEEP=results/sweeps/small-short)
 	$(PY) -m pipeline.tables $(SWEEP)
+
+study: $(STAMP) ## regenerate docs/results/small-quick: 3D family x {Basic, BN} x 3 seeds + Conv2.5D E&SL, baselines
+	$(PY) -m pipeline.data progress=false
+	$(PY) -m pipeline.baselines progress=false
+	$(PY) -m pipeline.train -m model=conv3d,conv2_5d,conv2_5db reg=basic,bn seed=0,1,2 train=quick \
+		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false
+	$(PY) -m pipeline.train -m model=conv2_5d reg=e_sl seed=0,1,2 train=quick \
+		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false
+	$(PY) -m pipeline.submodel target=$(STUDY) progress=false
+	$(PY) -m pipeline.tables $(STUDY) --out docs/results/small-quick
+	$(PY) -m pipeline.report target=$(STUDY) report.out=docs/results/small-quick
 
 test: $(STAMP) ## run the test suite, then the MPI tests under mpirun (NP=2 ranks)
 	$(PY) -m pytest $(ARGS)

@@ -254,7 +254,7 @@ def _fmt(stat: tuple[float, float, int] | None, fmt: str) -> str:
     if stat is None:
         return "-"
     mean, std, n = stat
-    return fmt.format(mean) if n == 1 else f"{fmt.format(mean)} ± {fmt.format(std)}"
+    return fmt.format(mean) if n == 1 or std == 0 else f"{fmt.format(mean)} ± {fmt.format(std)}"
 
 
 def render(sweep: Sweep) -> tuple[str, dict[str, str]]:
