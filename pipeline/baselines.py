@@ -73,6 +73,8 @@ def run(cfg: DictConfig) -> Path:
     spec = ErrorSpec(**cfg.metrics)
     if not cfg.methods:
         raise ValueError("methods: empty; configure at least one baseline (conf/baselines.yaml)")
+    if not (isinstance(cfg.block_size, int) and cfg.block_size >= 1):
+        raise ValueError(f"block_size={cfg.block_size!r}: must be an integer >= 1")
     train, test = load_data(cfg)
     splits = {"train": train, "test": test}
     dt = float(train.t[1] - train.t[0])

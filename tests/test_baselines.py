@@ -95,3 +95,10 @@ def test_the_baselines_stage_scores_and_zooms_every_method(tiny_data, tmp_path):
         assert m["eps"]["test"]["u"] == m["eps_by_normaliser"]["test"]["u"]["time"]
     assert methods["rbf"]["eps"]["test"]["u"] < methods["nearest"]["eps"]["test"]["u"] < expected
     assert doc["data_fingerprint"] == test.attrs["fingerprint"] and doc["git_revision"]
+
+
+def test_the_baselines_stage_refuses_bad_settings_before_any_work(tmp_path):
+    from pipeline.baselines import run
+
+    with pytest.raises(ValueError, match="block_size=0"):
+        run(compose("baselines", ["block_size=0", f"paths.data_dir={tmp_path}"]))
