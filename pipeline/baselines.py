@@ -19,12 +19,11 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from fe import dataset
-from fe.zone import boundary_trace
 from pipeline.provenance import record
-from pipeline.train import load_data, write_json_atomic
+from pipeline.train import load_data, score_split, write_json_atomic
 from surrogate.baselines import Baseline
 from surrogate.losses import euler_residual_series
-from surrogate.metrics import ErrorSpec, epsilon, epsilon_both
+from surrogate.metrics import ErrorSpec
 
 log = logging.getLogger(__name__)
 RESULT = "baselines.json"
@@ -46,28 +45,6 @@ class FittedPair:
         return self.u.predict(params), self.v.predict(params)
 
 
-def score(pair: FittedPair, splits: dict[str, dataset.Dataset], spec: ErrorSpec, v_sigma: float) -> dict:
-    """eps of the full fields and of their boundary traces, both normalisers, Euler residual."""
-    out: dict = {"label": pair.label, "fit_seconds": pair.fit_seconds, "eps": {}, "eps_by_normaliser": {}}
-    out["eps_boundary"], residual = {}, {}
-    for split, ds in splits.items():
-        u_hat, v_hat = pair.predict(ds.params)
-        out["eps"][split] = {f: epsilon(p, getattr(ds, f), spec)["eps"] for f, p in (("u", u_hat), ("v", v_hat))}
-        out["eps_by_normaliser"][split] = {
-            f: epsilon_both(p, getattr(ds, f), spec) for f, p in (("u", u_hat), ("v", v_hat))
-        }
-        loop = ds.boundary_index
-        out["eps_boundary"][split] = {
-            "u": epsilon(boundary_trace(u_hat, loop), ds.boundary_u, spec)["eps"],
-            "v": epsilon(boundary_trace(v_hat, loop), ds.boundary_v, spec)["eps"],
-        }
-        residual[split] = euler_residual_series(u_hat, v_hat, float(ds.t[1] - ds.t[0]), v_sigma)
-    out["physics"] = {"euler_residual": residual}
-    if hasattr(pair.u, "n_modes"):
-        out["pod_modes"] = {"u": pair.u.n_modes, "v": pair.v.n_modes}
-    return out
-
-
 def run(cfg: DictConfig) -> Path:
     """Fit, score (and zoom) every configured baseline; write and return ``baselines.json``."""
     spec = ErrorSpec(**cfg.metrics)
@@ -81,20 +58,24 @@ def run(cfg: DictConfig) -> Path:
     v_sigma = float(train.v.std())
     context = None
     if cfg.zoom:
-        from pipeline.zoom import DataContext  # DOLFINx only when zooming
+        from pipeline.zoom import DataContext, zoom_errors, zoom_split  # DOLFINx only when zooming
 
-        context = DataContext(train.path.parent)
+        context = DataContext(train.path.parent, splits)  # the splits already loaded
     results: dict = {}
     for name, method in cfg.methods.items():
         pair = FittedPair(method, train)
-        res = score(pair, splits, spec, v_sigma)
-        if context is not None:
-            from pipeline.zoom import zoom_errors, zoom_split
-
-            for split, ds in splits.items():
-                zoomed = zoom_split(pair.predict, "field", ds, context.submodel, int(cfg.block_size))
-                for key, value in zoom_errors(zoomed, ds, spec).items():
-                    res.setdefault(key, {})[split] = value
+        res: dict = {"label": pair.label, "fit_seconds": pair.fit_seconds}
+        for split, ds in splits.items():
+            pred = pair.predict(ds.params)  # once per split: scored, then its traces drive the zoom
+            scores = score_split(*pred, ds, "field", spec, v_sigma)
+            if context is not None:
+                zoomed = zoom_split(*pred, "field", ds, context.submodel, int(cfg.block_size))
+                scores.update(zoom_errors(zoomed, ds, spec))
+            for key, value in scores.items():
+                res.setdefault(key, {})[split] = value
+        res["physics"] = {"euler_residual": res.pop("euler_residual")}
+        if hasattr(pair.u, "n_modes"):
+            res["pod_modes"] = {"u": pair.u.n_modes, "v": pair.v.n_modes}
         results[str(name)] = res
         if cfg.progress:
             zoom = res.get("eps_zoom", {}).get("test")
@@ -123,15 +104,6 @@ def run(cfg: DictConfig) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(doc, out / RESULT)
     return out / RESULT
-
-
-def load(path: str | Path) -> dict | None:
-    """A ``baselines.json``, or None when absent or unreadable (the tables then omit the rows)."""
-    path = Path(path)
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="baselines")

@@ -23,7 +23,7 @@ from fe import dataset
 from fe.zone import boundary_trace
 from pipeline.provenance import record
 from surrogate.losses import euler_residual_series
-from surrogate.metrics import ErrorSpec, epsilon, epsilon_both
+from surrogate.metrics import ErrorSpec, epsilon
 from surrogate.models import Geometry, TwoFieldSurrogate
 from surrogate.training import Trainer, TrainSpec, pick_device
 
@@ -49,6 +49,30 @@ def load_data(cfg: DictConfig) -> tuple[dataset.Dataset, dataset.Dataset]:
 
 def geometry(ds: dataset.Dataset) -> Geometry:
     return Geometry(ds.t.size, ds.y.size, ds.x.size, ds.boundary_index.shape[0])
+
+
+SCORES = ("eps", "eps_t", "eps_by_normaliser", "eps_boundary")
+
+
+def score_split(
+    u_hat: np.ndarray, v_hat: np.ndarray, ds: dataset.Dataset, target: str, spec: ErrorSpec, v_sigma: float
+) -> dict:
+    """What is recorded of one split's prediction (a network's or a baseline's): eps and eps(t) under
+    ``spec``, eps under both normalisers, eps of the boundary trace it would hand to the submodel,
+    and the trapezoidal Euler residual / sigma_v^2."""
+    other = ErrorSpec("sample") if spec.normaliser == "time" else ErrorSpec("time", spec.active_threshold)
+    out: dict = {key: {} for key in SCORES}
+    for f, pred, ref in zip(("u", "v"), (u_hat, v_hat), targets(ds, target), strict=True):
+        e = epsilon(pred, ref, spec)
+        out["eps"][f], out["eps_t"][f] = e["eps"], e["eps_t"]
+        out["eps_by_normaliser"][f] = {spec.normaliser: e["eps"], other.normaliser: epsilon(pred, ref, other)["eps"]}
+        if target == "field":
+            trace = boundary_trace(pred, ds.boundary_index)
+            out["eps_boundary"][f] = epsilon(trace, getattr(ds, f"boundary_{f}"), spec)["eps"]
+        else:  # a boundary model predicts the trace itself
+            out["eps_boundary"][f] = e["eps"]
+    out["euler_residual"] = euler_residual_series(u_hat, v_hat, float(ds.t[1] - ds.t[0]), v_sigma)
+    return out
 
 
 def check_reg(reg: DictConfig) -> None:
@@ -120,21 +144,12 @@ def train_run(cfg: DictConfig, run_dir: str | Path, on_epoch=None) -> dict:
     )
     figures = trainer.fit(progress=bool(cfg.progress), on_epoch=on_epoch)
     spec = ErrorSpec(**cfg.metrics)
-    errors, boundary, both, residual = {}, {}, {}, {}
-    dt, v_sigma = float(train.t[1] - train.t[0]), trainer.scalers.v_sigma
-    for split, ds in (("train", train), ("test", test)):
-        u_hat, v_hat = trainer.predict(ds.params)  # once per split: its target and, below, its trace
-        ref_u, ref_v = targets(ds, model.target)
-        errors[split] = {"u": epsilon(u_hat, ref_u, spec), "v": epsilon(v_hat, ref_v, spec)}
-        both[split] = {"u": epsilon_both(u_hat, ref_u, spec), "v": epsilon_both(v_hat, ref_v, spec)}
-        residual[split] = euler_residual_series(u_hat, v_hat, dt, v_sigma)
-        if model.target == "field":  # the trace a full-field model would hand to the submodel
-            loop = ds.boundary_index
-            u_hat, v_hat = boundary_trace(u_hat, loop), boundary_trace(v_hat, loop)
-        boundary[split] = {
-            "u": epsilon(u_hat, ds.boundary_u, spec)["eps"],
-            "v": epsilon(v_hat, ds.boundary_v, spec)["eps"],
-        }
+    v_sigma = trainer.scalers.v_sigma
+    scores = {
+        split: score_split(*trainer.predict(ds.params), ds, model.target, spec, v_sigma)
+        for split, ds in (("train", train), ("test", test))
+    }
+    reference = euler_residual_series(u, v, float(train.t[1] - train.t[0]), v_sigma)
     metrics = {
         "model": model.name,
         "label": model.label,
@@ -145,13 +160,12 @@ def train_run(cfg: DictConfig, run_dir: str | Path, on_epoch=None) -> dict:
         "seed": int(cfg.seed),
         "data_fingerprint": train.attrs.get("fingerprint"),
         **figures,
-        "eps": {s: {f: e[f]["eps"] for f in ("u", "v")} for s, e in errors.items()},
-        "eps_t": {s: {f: e[f]["eps_t"] for f in ("u", "v")} for s, e in errors.items()},
-        "eps_boundary": boundary,
-        "eps_by_normaliser": both,
+        **{key: {s: sc[key] for s, sc in scores.items()} for key in SCORES},
         "eps_definition": spec.caption(),
         # trapezoidal Euler residual / sigma_v^2 of the predictions and of the training data itself
-        "physics": {"euler_residual": {**residual, "reference": euler_residual_series(u, v, dt, v_sigma)}},
+        "physics": {
+            "euler_residual": {**{s: sc["euler_residual"] for s, sc in scores.items()}, "reference": reference}
+        },
         "data": str(train.path.parent),
         "run_dir": str(run_dir),
         **{k: meta[k] for k in ("fingerprint", "versions", "git_revision", "created")},

@@ -8,8 +8,6 @@ same code, so their errors after zoom are comparable.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from mpi4py import MPI
@@ -33,9 +31,9 @@ class DataContext:
     """A dataset shared by the runs trained on it: its splits, its FE models (rebuilt from the config
     it records) and the full FE solve time of its test split, each made once per sweep."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, splits: dict[str, dataset.Dataset] | None = None):
         self.root = root
-        self.splits = {s: dataset.load(root / f"{s}.h5") for s in ("train", "test")}
+        self.splits = splits or {s: dataset.load(root / f"{s}.h5") for s in ("train", "test")}
         test = self.splits["test"]
         self.job = data_job(OmegaConf.create(test.attrs["config"]))
         self.grid = TimeGrid(self.job.physics.t_final, test.t.size, int(test.attrs["substeps"]))
@@ -59,18 +57,12 @@ def blocks(n: int, size: int):
 
 
 def zoom_split(
-    predict: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
-    target: str,
-    ds: dataset.Dataset,
-    sub: Submodel,
-    block: int,
+    pred_u: np.ndarray, pred_v: np.ndarray, target: str, ds: dataset.Dataset, sub: Submodel, block: int
 ) -> dict:
-    """Predict the split (``target`` "field" or "boundary"), re-solve Omega' from the traces, and
-    return predictions, traces, zone fields and timings."""
+    """Drive the FE model of Omega' with the traces of a split's prediction (``target`` "field": full
+    fields, whose loop values are taken; "boundary": the traces themselves); return the traces, the
+    re-solved zone fields and the submodel's solve time."""
     loop = ds.boundary_index
-    start = time.perf_counter()
-    pred_u, pred_v = predict(ds.params)
-    surrogate_s = time.perf_counter() - start
     if target == "field":
         trace_u, trace_v = boundary_trace(pred_u, loop), boundary_trace(pred_v, loop)
     else:
@@ -80,13 +72,10 @@ def zoom_split(
     for sl in blocks(ds.params.shape[0], block):
         zu[sl], zv[sl] = sub.solve(ds.t, trace_u[sl], trace_v[sl])
     return {
-        "pred_u": pred_u,
-        "pred_v": pred_v,
         "trace_u": trace_u,
         "trace_v": trace_v,
         "zoom_u": zu,
         "zoom_v": zv,
-        "surrogate_s": surrogate_s,
         "submodel_s": sub.solve_seconds,
     }
 

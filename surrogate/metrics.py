@@ -64,12 +64,3 @@ def epsilon(pred: np.ndarray, ref: np.ndarray, spec: ErrorSpec) -> dict:
     # eps(t) is undefined (null in JSON) at times when no sample is active
     eps_t = [float(c) if n > 0 else None for c, n in zip(curve, counts, strict=True)]
     return {"eps": float((eps * active).sum() / max(int(active.sum()), 1)), "eps_t": eps_t}
-
-
-def epsilon_both(pred: np.ndarray, ref: np.ndarray, spec: ErrorSpec) -> dict[str, float]:
-    """eps under both normalisers (the ``time`` one with ``spec``'s threshold), for the tables that
-    state both."""
-    return {
-        "time": epsilon(pred, ref, ErrorSpec("time", spec.active_threshold))["eps"],
-        "sample": epsilon(pred, ref, ErrorSpec("sample"))["eps"],
-    }

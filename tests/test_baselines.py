@@ -90,8 +90,9 @@ def test_the_baselines_stage_scores_and_zooms_every_method(tiny_data, tmp_path):
     assert methods["nearest"]["eps"]["train"]["u"] == 0.0
     assert methods["rbf"]["eps"]["train"]["u"] < 1e-9 and methods["pod_rbf"]["eps"]["train"]["v"] < 1e-6
     assert methods["rbf"]["eps_zoom"]["train"]["u"] < 0.05
+    zero_sample = epsilon(np.zeros_like(test.u), test.u, ErrorSpec("sample"))["eps"]
+    assert methods["zero"]["eps_by_normaliser"]["test"]["u"]["sample"] == pytest.approx(zero_sample, rel=1e-12)
     for m in methods.values():
-        assert set(m["eps_by_normaliser"]["test"]["u"]) == {"time", "sample"}
         assert m["eps"]["test"]["u"] == m["eps_by_normaliser"]["test"]["u"]["time"]
     assert methods["rbf"]["eps"]["test"]["u"] < methods["nearest"]["eps"]["test"]["u"] < expected
     assert doc["data_fingerprint"] == test.attrs["fingerprint"] and doc["git_revision"]

@@ -57,6 +57,18 @@ def test_a_run_writes_metrics_and_a_checkpoint(tiny_data, tmp_path):
     trace = epsilon(boundary_trace(u_hat, test.boundary_index), test.boundary_u, ErrorSpec())["eps"]
     assert trace == pytest.approx(on_disk["eps_boundary"]["test"]["u"], rel=1e-6)
     assert trace != pytest.approx(on_disk["eps"]["test"]["u"], rel=1e-3)  # a different number
+    # the other normaliser and the Euler residuals, recomputed independently
+    u_hat, v_hat = load_run(tmp_path / "run").predict(test.params)
+    sample = epsilon(u_hat, test.u, ErrorSpec("sample"))["eps"]
+    assert on_disk["eps_by_normaliser"]["test"]["u"]["sample"] == pytest.approx(sample, rel=1e-6)
+    assert on_disk["eps_by_normaliser"]["test"]["u"]["time"] == on_disk["eps"]["test"]["u"]
+    train = dataset.load(tiny_data / "train.h5")
+    dt, sigma = float(test.t[1] - test.t[0]), float(np.std(train.v.astype(np.float32)))
+    step = (u_hat[:, 1:] - u_hat[:, :-1]) / dt - 0.5 * (v_hat[:, 1:] + v_hat[:, :-1])
+    residual = on_disk["physics"]["euler_residual"]
+    assert residual["test"] == pytest.approx(np.mean(step**2) / sigma**2, rel=1e-4)
+    exact = (train.u[:, 1:] - train.u[:, :-1]) / dt - 0.5 * (train.v[:, 1:] + train.v[:, :-1])
+    assert residual["reference"] == pytest.approx(np.mean(exact**2) / sigma**2, rel=1e-4)
 
 
 def test_checkpoint_round_trip_gives_identical_predictions(tiny_data, tmp_path):
