@@ -10,30 +10,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
-import numpy as np
-
-from pipeline.tables import Sweep
+from pipeline.tables import Stat, Sweep
 
 HOLDS, FAILS, NOISE = "holds", "does not hold", "within noise"
 
 
-@dataclass(frozen=True)
-class Stat:
-    mean: float
-    std: float  # sample standard deviation (0 with one seed)
-    n: int
-
-    @staticmethod
-    def of(values: list[float]) -> Stat | None:
-        if not values:
-            return None
-        std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
-        return Stat(float(np.mean(values)), std, len(values))
-
-    def __str__(self) -> str:
-        return f"{self.mean:.2f}%" if self.n == 1 else f"{self.mean:.2f} ± {self.std:.2f}% (n={self.n})"
+def show(s: Stat) -> str:
+    return f"{s.format()}%" + (f" (n={s.n})" if s.n > 1 else "")
 
 
 def eps_test_u(cell: dict) -> float:
@@ -95,7 +79,7 @@ def decomposed(sweep: Sweep) -> list[str]:
             ratio = _params(sweep, "conv3d", reg) / _params(sweep, model, reg)
             reg_label = sweep.groups[(model, reg)][0]["metrics"].get("reg_label", reg)
             lines.append(
-                f"  - {label} / {reg_label}: {a} vs Conv3D {b}: {diff:+.2f} points ({how}), "
+                f"  - {label} / {reg_label}: {show(a)} vs Conv3D {show(b)}: {diff:+.2f} points ({how}), "
                 f"{ratio:.1f}x fewer parameters"
             )
     return [f"- **Decomposed models match Conv3D with fewer parameters**: {_verdict(outcomes, 'not higher')}", *lines]
@@ -109,9 +93,8 @@ def _pairs(sweep: Sweep, better: str, than: str, title: str, value=eps_test_u) -
             continue
         diff, how = compare(a, b)
         outcomes.append(how)
-        lines.append(
-            f"  - {sweep.groups[(model, better)][0]['metrics']['label']}: {a} vs {b}: {diff:+.2f} points ({how})"
-        )
+        label = sweep.groups[(model, better)][0]["metrics"]["label"]
+        lines.append(f"  - {label}: {show(a)} vs {show(b)}: {diff:+.2f} points ({how})")
     return [f"- **{title}**: {_verdict(outcomes, 'lower')}", *lines]
 
 
@@ -141,7 +124,9 @@ def overfit(sweep: Sweep) -> list[str]:
         return ["- **Conv2D overfits**: needs Conv2D / Basic and Conv3D / Basic runs"]
     diff, how = compare(a, b)
     verdict = HOLDS if how == "higher" else (NOISE if how == NOISE else FAILS)
-    return [f"- **Conv2D overfits** (test - train eps of u, Basic): {verdict}: Conv2D {a}, Conv3D {b} ({how})"]
+    return [
+        f"- **Conv2D overfits** (test - train eps of u, Basic): {verdict}: Conv2D {show(a)}, Conv3D {show(b)} ({how})"
+    ]
 
 
 def against_baselines(sweep: Sweep) -> list[str]:

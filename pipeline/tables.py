@@ -46,6 +46,25 @@ SUBMODEL = "submodel.json"
 BASELINES = "baselines.json"
 
 
+@dataclass(frozen=True)
+class Stat:
+    """One cell over its seeds: mean, sample standard deviation (0 with one seed) and seed count."""
+
+    mean: float
+    std: float
+    n: int
+
+    @staticmethod
+    def of(values: list[float]) -> Stat | None:
+        if not values:
+            return None
+        std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+        return Stat(float(np.mean(values)), std, len(values))
+
+    def format(self, fmt: str = "{:.2f}") -> str:
+        return fmt.format(self.mean) if self.std == 0 else f"{fmt.format(self.mean)} ± {fmt.format(self.std)}"
+
+
 @dataclass
 class Sweep:
     """The runs of a sweep: ``groups[(model, reg)]`` holds one cell per seed (sorted by seed),
@@ -246,17 +265,6 @@ def tables(protocol: str | None) -> list[Table]:
     return out
 
 
-def _stats(values: list[float]) -> tuple[float, float, int] | None:
-    return (float(np.mean(values)), float(np.std(values)), len(values)) if values else None
-
-
-def _fmt(stat: tuple[float, float, int] | None, fmt: str) -> str:
-    if stat is None:
-        return "-"
-    mean, std, n = stat
-    return fmt.format(mean) if n == 1 or std == 0 else f"{fmt.format(mean)} ± {fmt.format(std)}"
-
-
 def render(sweep: Sweep) -> tuple[str, dict[str, str]]:
     """The Markdown document and one CSV text per table (mean, std and seed count per cell)."""
     md = [f"# Tables for {sweep.root}", ""]
@@ -267,7 +275,7 @@ def render(sweep: Sweep) -> tuple[str, dict[str, str]]:
     counts = sweep.seed_counts
     if counts and counts != [1]:
         span = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
-        md.append(f"Each cell: mean ± standard deviation over {span} seeds (population std). ")
+        md.append(f"Each cell: mean ± sample standard deviation over {span} seeds. ")
     if sweep.baselines:
         md.append(
             f"Reference rows (*italic*): non-neural baselines fitted on the same training split "
@@ -278,7 +286,7 @@ def render(sweep: Sweep) -> tuple[str, dict[str, str]]:
     csvs = {}
     for table in tables(sweep.protocol):
         stats = {
-            (r, c): _stats([v for cell in sweep.groups.get((r, c), []) if (v := table.value(cell)) is not None])
+            (r, c): Stat.of([v for cell in sweep.groups.get((r, c), []) if (v := table.value(cell)) is not None])
             for r, _ in table.rows
             for c, _ in COLS
         }
@@ -296,11 +304,11 @@ def render(sweep: Sweep) -> tuple[str, dict[str, str]]:
         writer.writerow(["model", *[x for _, lbl in COLS for x in (lbl, f"{lbl} std", f"{lbl} n")]])
         for r, label in table.rows:
             cells = [stats[(r, c)] for c, _ in COLS]
-            md.append(f"| {label} | " + " | ".join(_fmt(v, table.fmt) for v in cells) + " |")
+            md.append(f"| {label} | " + " | ".join("-" if v is None else v.format(table.fmt) for v in cells) + " |")
             writer.writerow(
                 [
                     label,
-                    *[x for v in cells for x in (("", "", 0) if v is None else (f"{v[0]:.6g}", f"{v[1]:.6g}", v[2]))],
+                    *[x for v in cells for x in (("", "", 0) if v is None else (f"{v.mean:.6g}", f"{v.std:.6g}", v.n))],
                 ]
             )
         for method in references.values() if table.reference else ():

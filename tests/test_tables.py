@@ -89,13 +89,13 @@ def test_seeds_give_mean_and_std_and_baselines_give_reference_rows(tmp_path):
     base.write_text(json.dumps({"data_fingerprint": "abc", "methods": {"rbf": method}}))
     md = write_tables(tmp_path / "sweep", baselines=base).read_text()
     table4 = md.split("Test error on full displacement (eps, %)")[1].split("##")[0]
-    # eps test u = k %: k = 1, 3, 2 -> mean 2, population std sqrt(2/3)
-    assert "| Conv2.5D | 2.00 ± 0.82 | 5.00 | - | - | - | - |" in table4
+    # eps test u = k %: k = 1, 3, 2 -> mean 2, sample std 1
+    assert "| Conv2.5D | 2.00 ± 1.00 | 5.00 | - | - | - | - |" in table4
     assert "| *RBF (cubic)* | *1.00* | *1.00* |" in table4
     assert "| *RBF (cubic)* | *3.00* |" in md.split("Test error on displacement after zoom")[1].split("##")[0]
     assert "| *RBF (cubic)* | *0.60* |" in md.split("per-sample normaliser")[1].split("##")[0]
     assert "*RBF" not in md.split("Table 1:")[1].split("##")[0]  # no reference row for parameter counts
-    assert "mean ± standard deviation over 1-3 seeds" in md
+    assert "mean ± sample standard deviation over 1-3 seeds" in md
     # baselines of other data are refused by name, the tables are still written
     base.write_text(json.dumps({"data_fingerprint": "other", "methods": {"rbf": method}}))
     md = write_tables(tmp_path / "sweep", baselines=base).read_text()
