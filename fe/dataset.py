@@ -5,21 +5,28 @@ points they came from; ``t`` (NT,); ``zone/x`` (W,), ``zone/y`` (H,); ``u`` and 
 float64, one chunk per sample, gzip-compressed; ``boundary/index`` (B, 2) the (row, col) of the
 ordered boundary loop; ``done`` (N,) bool. Root attributes: ``schema_version``, ``config`` (resolved
 config, YAML), ``fingerprint`` (hash of what determines the data), ``versions`` (JSON), ``git_revision``,
-``created``, ``design``, ``split``, ``complete``.
+``created``, ``design``, ``split``, ``complete``, ``params_sha256``.
 
-Only h5py and numpy here: the surrogate stage loads datasets without DOLFINx.
+Integrity (schema 2): every dataset carries HDF5's Fletcher-32 checksum, so a flipped bit in a chunk
+fails the read; ``params_sha256`` guards the design against rewrites, and :func:`load` checks each
+stored source against the design the recorded config admits (omega range, source box minus the zone).
+
+Only h5py, numpy and the pure spec checks here: the surrogate stage loads datasets without DOLFINx.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import h5py
 import numpy as np
+import yaml
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class DatasetError(ValueError):
@@ -75,12 +82,16 @@ def create(
     """Create a file with every sample pending (``done`` all False)."""
     n, nt, h, w = params.shape[0], t.size, y.size, x.size
     with h5py.File(path, "w") as f:
-        f["params"] = params
-        f["design/unit"] = unit
-        f["t"] = t
-        f["zone/x"] = x
-        f["zone/y"] = y
-        f["boundary/index"] = boundary_index
+        for name, value in (
+            ("params", params),
+            ("design/unit", unit),
+            ("t", t),
+            ("zone/x", x),
+            ("zone/y", y),
+            ("boundary/index", boundary_index),
+            ("done", np.zeros(n, dtype=bool)),
+        ):
+            f.create_dataset(name, data=value, fletcher32=True)
         for name in ("u", "v"):
             f.create_dataset(
                 name,
@@ -90,9 +101,10 @@ def create(
                 compression="gzip",
                 compression_opts=4,
                 shuffle=True,
+                fletcher32=True,
             )
-        f["done"] = np.zeros(n, dtype=bool)
         f.attrs["schema_version"] = SCHEMA_VERSION
+        f.attrs["params_sha256"] = params_sha256(params)
         f.attrs["complete"] = False
         for key, value in attrs.items():
             f.attrs[key] = value if isinstance(value, str | int | float | bool) else json.dumps(value)
@@ -116,20 +128,78 @@ def mark_complete(path: Path) -> None:
         f.attrs["complete"] = True
 
 
+def params_sha256(params: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(params, dtype="<f8").tobytes()).hexdigest()
+
+
+class DatasetLocked(DatasetError):
+    """The file is open for writing by another process (HDF5's file lock)."""
+
+
+def _locked(err: OSError) -> bool:
+    return getattr(err, "errno", None) in (errno.EAGAIN, errno.EWOULDBLOCK) or "unable to lock file" in str(err)
+
+
 def read_attrs(path: Path) -> dict:
-    """Root attributes and the done mask; DatasetError if the file cannot be read."""
+    """Root attributes and the done mask; :class:`DatasetLocked` if another process is writing it,
+    DatasetError if the file cannot be read."""
     try:
         with h5py.File(path, "r") as f:
             attrs = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in f.attrs.items()}
             attrs["done"] = f["done"][...] if "done" in f else None
             return attrs
-    except (OSError, KeyError) as err:
+    except OSError as err:
+        if _locked(err):
+            raise DatasetLocked(
+                f"{path}: locked by another process (a data stage still writing it?); wait for it to "
+                "finish, or stop it, then re-run"
+            ) from err
         raise DatasetError(f"{path}: not a readable wavezoom dataset ({err})") from err
+    except KeyError as err:
+        raise DatasetError(f"{path}: not a readable wavezoom dataset ({err})") from err
+
+
+def check_design(path: Path, params: np.ndarray, attrs: dict) -> None:
+    """Every stored p = (omega, xs, ys) must be one the recorded config admits: omega in its range,
+    the source in the source box and outside the zone grown by margin_zone; and the design's hash
+    must match the one written at creation."""
+    from fe.spec import Physics, Sampling, SourceRegion, build  # pure checks, no DOLFINx
+
+    stored = attrs.get("params_sha256")
+    if stored is not None and stored != params_sha256(params):
+        raise DatasetError(f"{path}: corrupt dataset (params differ from the design written at creation)")
+    try:
+        cfg = yaml.safe_load(attrs["config"])
+        physics = build(Physics, "physics", cfg["physics"])
+        sampling = build(Sampling, "sampling", cfg["sampling"])
+        region = SourceRegion.of(physics, sampling)
+    except Exception as err:  # a config we cannot read back: refuse rather than trust the samples
+        raise DatasetError(f"{path}: corrupt dataset (its recorded config does not parse: {err})") from err
+    tol = 1e-9
+    (w0, w1), (x0, x1, y0, y1), (hx0, hx1, hy0, hy1) = sampling.omega, region.box, region.hole
+    om, xs, ys = params[:, 0], params[:, 1], params[:, 2]
+    bad = (
+        ~np.isfinite(params).all(axis=1)
+        | (om < w0 - tol)
+        | (om > w1 + tol)
+        | (xs < x0 - tol)
+        | (xs > x1 + tol)
+        | (ys < y0 - tol)
+        | (ys > y1 + tol)
+        | ((xs > hx0 + tol) & (xs < hx1 - tol) & (ys > hy0 + tol) & (ys < hy1 - tol))
+    )
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise DatasetError(
+            f"{path}: corrupt dataset: sample {k} has p = {params[k].tolist()}, outside the design of its "
+            f"config (omega in {list(sampling.omega)}, source in box {list(region.box)} outside the zone "
+            f"grown by margin_zone {list(region.hole)}); regenerate it"
+        )
 
 
 def _check(path: Path, attrs: dict) -> None:
     version = attrs.get("schema_version")
-    if version != SCHEMA_VERSION:
+    if version not in (1, SCHEMA_VERSION):
         raise DatasetError(
             f"{path}: schema_version {version!r}, this code reads {SCHEMA_VERSION}; "
             "regenerate the dataset with this version of wavezoom"
@@ -154,7 +224,7 @@ def load(path: str | Path) -> Dataset:
     _check(path, attrs)
     try:
         with h5py.File(path, "r") as f:
-            return Dataset(
+            ds = Dataset(
                 path,
                 f["params"][...],
                 f["t"][...],
@@ -165,5 +235,7 @@ def load(path: str | Path) -> Dataset:
                 f["boundary/index"][...].astype(np.int64),
                 {k: v for k, v in attrs.items() if k != "done"},
             )
-    except (OSError, KeyError) as err:
-        raise DatasetError(f"{path}: corrupt dataset ({err})") from err
+    except (OSError, KeyError) as err:  # OSError: a Fletcher-32 checksum failed, a truncated file
+        raise DatasetError(f"{path}: corrupt dataset ({err}); regenerate it") from err
+    check_design(path, ds.params, ds.attrs)
+    return ds

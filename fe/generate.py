@@ -84,6 +84,8 @@ def _prepare(path: Path, partial: Path, meta: dict, params, unit, parent: Parent
     if partial.exists():
         try:
             attrs = dataset.read_attrs(partial)
+        except dataset.DatasetLocked:
+            raise  # another writer is at work on it: never move its file away
         except dataset.DatasetError as err:
             aside = partial.with_name(partial.name + ".corrupt")
             os.replace(partial, aside)

@@ -73,6 +73,9 @@ class MeshSpec:
             v = getattr(self, key)
             if not (isinstance(v, int) and v >= 2):
                 raise SpecError(f"mesh.{key}", v, "the number of cells must be an integer >= 2")
+        mnw = self.min_nodes_per_wavelength
+        if not (isinstance(mnw, int | float) and not isinstance(mnw, bool) and mnw > 0):
+            raise SpecError("mesh.min_nodes_per_wavelength", mnw, "must be a number > 0 (the resolution floor)")
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,8 @@ class Sampling:
                 object.__setattr__(self, key, (a, b))
         if not (isinstance(self.n_train, int) and self.n_train >= 1):
             raise SpecError("sampling.n_train", self.n_train, "must be an integer >= 1")
+        if not (isinstance(self.seed, int) and not isinstance(self.seed, bool) and self.seed >= 0):
+            raise SpecError("sampling.seed", self.seed, "must be an integer >= 0")
         if not (isinstance(self.n_test, int) and self.n_test >= 1):
             raise SpecError("sampling.n_test", self.n_test, "must be an integer >= 1")
         if not self.margin_zone > 0:
@@ -143,9 +148,26 @@ class SolverSpec:
             raise SpecError("solver.parallel", self.parallel, "allowed: 'samples' or 'domain'")
 
 
+_NUMBER = {"float": (int, float), "int": (int,)}
+
+
+def _check_types(cls, section: str, values: dict) -> None:
+    """Scalar fields annotated ``float`` / ``int`` (optionally ``| None``) get a number of that kind."""
+    for f in fields(cls):
+        kind, _, rest = str(f.type).partition(" | ")
+        if kind not in _NUMBER or f.name not in values:
+            continue
+        v = values[f.name]
+        if v is None and rest == "None":
+            continue
+        if isinstance(v, bool) or not isinstance(v, _NUMBER[kind]):
+            raise SpecError(f"{section}.{f.name}", v, f"must be {'an integer' if kind == 'int' else 'a number'}")
+
+
 def build(cls, section: str, values: dict):
-    """Construct a spec from a plain dict, naming unknown keys."""
+    """Construct a spec from a plain dict, naming unknown keys and values of the wrong kind."""
     _check_known(cls, section, values)
+    _check_types(cls, section, values)
     return cls(**values)
 
 
@@ -161,6 +183,12 @@ class SourceRegion:
         (lx, ly), (zx, zy) = physics.domain, physics.zone
         mb, mz = sampling.margin_boundary, sampling.margin_zone
         inner = (-lx + mb, lx - mb, -ly + mb, ly - mb)
+        if not (inner[0] < inner[1] and inner[2] < inner[3]):
+            raise SpecError(
+                "sampling.margin_boundary",
+                mb,
+                f"must be < half the domain's smaller side ({min(lx, ly)}): no room is left for a source",
+            )
         xs = sampling.xs or inner[:2]
         ys = sampling.ys or inner[2:]
         for key, (a, b), (lo, hi) in (("sampling.xs", xs, inner[:2]), ("sampling.ys", ys, inner[2:])):

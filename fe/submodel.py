@@ -16,6 +16,7 @@ import time
 from mpi4py import MPI
 
 import numpy as np
+from scipy.interpolate import CubicHermiteSpline
 
 from fe.discretization import Discretization, Rectangle
 from fe.solver import zone_fields
@@ -25,47 +26,30 @@ from fe.zone import ZoneGrid
 
 
 class HermiteTrace:
-    """Cubic Hermite interpolation in time of values ``u`` and derivatives ``v`` (NT, ...) at ``times``."""
+    """Cubic Hermite interpolation in time of values ``u`` and derivatives ``v`` (NT, ...) at
+    ``times`` (``scipy.interpolate.CubicHermiteSpline``); at a trace time the traced u and v are
+    returned as they are, bit for bit, so exact boundary values reproduce the parent exactly."""
 
     def __init__(self, times: np.ndarray, u: np.ndarray, v: np.ndarray):
         if u.shape != v.shape or u.shape[0] != times.size:
             raise ValueError(f"trace shapes u{u.shape}, v{v.shape} do not match {times.size} times")
         self.times, self.u, self.v = np.asarray(times, dtype=float), u, v
+        self.spline = CubicHermiteSpline(self.times, u, v, axis=0)
+        self.rate = self.spline.derivative()
 
-    def _locate(self, t: float) -> tuple[int, float, float]:
-        """Interval k with t_k <= t <= t_{k+1}, its length h and the local coordinate s in [0, 1]."""
-        k = int(np.clip(np.searchsorted(self.times, t, side="right") - 1, 0, self.times.size - 2))
-        h = self.times[k + 1] - self.times[k]
-        return k, h, (t - self.times[k]) / h
+    def _node(self, t: float) -> int | None:
+        k = int(np.argmin(np.abs(self.times - t)))
+        return k if abs(self.times[k] - t) <= 1e-12 * max(1.0, abs(t)) else None
 
     def values(self, t: float) -> np.ndarray:
         """u(t); the trace itself at a trace time."""
-        k, h, s = self._locate(t)
-        if abs(s) < 1e-12:
-            return self.u[k]
-        if abs(s - 1) < 1e-12:
-            return self.u[k + 1]
-        s2, s3 = s * s, s * s * s
-        return (
-            (2 * s3 - 3 * s2 + 1) * self.u[k]
-            + (s3 - 2 * s2 + s) * h * self.v[k]
-            + (-2 * s3 + 3 * s2) * self.u[k + 1]
-            + (s3 - s2) * h * self.v[k + 1]
-        )
+        k = self._node(t)
+        return self.u[k] if k is not None else self.spline(t)
 
     def rates(self, t: float) -> np.ndarray:
         """du/dt(t); the traced v itself at a trace time."""
-        k, h, s = self._locate(t)
-        if abs(s) < 1e-12:
-            return self.v[k]
-        if abs(s - 1) < 1e-12:
-            return self.v[k + 1]
-        s2 = s * s
-        return (
-            ((6 * s2 - 6 * s) * self.u[k] + (-6 * s2 + 6 * s) * self.u[k + 1]) / h
-            + (3 * s2 - 4 * s + 1) * self.v[k]
-            + (3 * s2 - 2 * s) * self.v[k + 1]
-        )
+        k = self._node(t)
+        return self.v[k] if k is not None else self.rate(t)
 
 
 class Submodel:

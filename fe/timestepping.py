@@ -25,10 +25,15 @@ from mpi4py import MPI
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse import _sparsetools
 
 from fe.discretization import Discretization
 from fe.spec import SpecError
+
+try:  # scipy's in-place CSR x dense kernel: private, so a public fallback keeps the solver working
+    from scipy.sparse._sparsetools import csr_matvecs as _csr_matvecs
+except ImportError:  # pragma: no cover - exercised by tests through FAST_MATVEC = False
+    _csr_matvecs = None
+FAST_MATVEC = _csr_matvecs is not None
 
 
 class BoundaryData(Protocol):
@@ -206,10 +211,12 @@ class CentralDifferenceStepper(BlockStepper):
         self._cur, self._prev = disc.block_vector(n_samples), disc.block_vector(n_samples)
 
     def _matvec_add(self, op: sp.csr_matrix, u: np.ndarray, out: np.ndarray) -> None:
-        """``out += op u`` for the whole block, in place (scipy's CSR x dense kernel, no temporary)."""
-        _sparsetools.csr_matvecs(
-            op.shape[0], op.shape[1], self.b, op.indptr, op.indices, op.data, u.ravel(), out.ravel()
-        )
+        """``out += op u`` for the whole block, in place (scipy's CSR x dense kernel, no temporary);
+        with a SciPy that lacks the private kernel, the public product (one temporary per step)."""
+        if FAST_MATVEC:
+            _csr_matvecs(op.shape[0], op.shape[1], self.b, op.indptr, op.indices, op.data, u.ravel(), out.ravel())
+        else:
+            out += op @ u
 
     @staticmethod
     def _sign(n: int) -> float:

@@ -19,14 +19,18 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from fe import dataset
+from pipeline.artefacts import BASELINES, ConfigError, user_errors, write_json
 from pipeline.provenance import record
-from pipeline.train import load_data, score_split, write_json_atomic
+from pipeline.runs import load_data
+from pipeline.scoring import score_split
+from pipeline.validate import check_baselines
 from surrogate.baselines import Baseline
 from surrogate.losses import euler_residual_series
 from surrogate.metrics import ErrorSpec
+from surrogate.targets import FieldTarget
 
 log = logging.getLogger(__name__)
-RESULT = "baselines.json"
+FIELD = FieldTarget()  # a baseline interpolates the full zone fields
 
 
 class FittedPair:
@@ -47,11 +51,10 @@ class FittedPair:
 
 def run(cfg: DictConfig) -> Path:
     """Fit, score (and zoom) every configured baseline; write and return ``baselines.json``."""
+    check_baselines(cfg)
     spec = ErrorSpec(**cfg.metrics)
     if not cfg.methods:
-        raise ValueError("methods: empty; configure at least one baseline (conf/baselines.yaml)")
-    if not (isinstance(cfg.block_size, int) and cfg.block_size >= 1):
-        raise ValueError(f"block_size={cfg.block_size!r}: must be an integer >= 1")
+        raise ConfigError("methods: empty; configure at least one baseline (conf/baselines.yaml)")
     train, test = load_data(cfg)
     splits = {"train": train, "test": test}
     dt = float(train.t[1] - train.t[0])
@@ -67,9 +70,9 @@ def run(cfg: DictConfig) -> Path:
         res: dict = {"label": pair.label, "fit_seconds": pair.fit_seconds}
         for split, ds in splits.items():
             pred = pair.predict(ds.params)  # once per split: scored, then its traces drive the zoom
-            scores = score_split(*pred, ds, "field", spec, v_sigma)
+            scores = score_split(*pred, ds, FIELD, spec, v_sigma)
             if context is not None:
-                zoomed = zoom_split(*pred, "field", ds, context.submodel, int(cfg.block_size))
+                zoomed = zoom_split(*pred, FIELD, ds, context.submodel, int(cfg.block_size))
                 scores.update(zoom_errors(zoomed, ds, spec))
             for key, value in scores.items():
                 res.setdefault(key, {})[split] = value
@@ -102,13 +105,13 @@ def run(cfg: DictConfig) -> Path:
     }
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(doc, out / RESULT)
-    return out / RESULT
+    return write_json(out / BASELINES, doc)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="baselines")
 def main(cfg: DictConfig) -> None:
-    path = run(cfg)
+    with user_errors():
+        path = run(cfg)
     doc = json.loads(path.read_text())
     print(f"\nbaselines on {doc['data']} ({doc['eps_definition']}):")
     for res in doc["methods"].values():

@@ -30,7 +30,8 @@ from fe.solver import ParentSolver
 from fe.source import point_weights
 from fe.spec import check_dataset
 from pipeline.config import compose
-from pipeline.data import data_job, run
+from pipeline.data import run
+from pipeline.datajob import data_job
 
 
 def _tutorial_steps_per_second(parent: ParentSolver, params: np.ndarray, n_steps: int) -> float:

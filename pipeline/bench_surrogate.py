@@ -17,7 +17,7 @@ import torch
 from fe.spec import MeshSpec, Physics, build
 from fe.zone import ZoneGrid
 from pipeline.config import compose
-from pipeline.train import build_model
+from pipeline.runs import build_model
 from surrogate.decomposed import DecomposedConv
 from surrogate.models import Geometry, n_parameters
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from pipeline.tables import Stat, Sweep
+from pipeline.tabulate import Stat, Sweep
 
 HOLDS, FAILS, NOISE = "holds", "does not hold", "within noise"
 

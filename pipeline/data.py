@@ -13,38 +13,16 @@ from mpi4py import MPI
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from fe.generate import DataJob, generate
-from fe.spec import MeshSpec, Physics, Sampling, SolverSpec, build
+from fe.generate import generate
+from fe.sampling import design
+from fe.spec import check_dataset
+from pipeline.artefacts import user_errors
+from pipeline.datajob import data_content, data_job
 from pipeline.mpi import abort_on_error, quiet_other_ranks
 from pipeline.provenance import record
+from pipeline.validate import check_data
 
 log = logging.getLogger(__name__)
-
-
-def data_job(cfg: DictConfig) -> DataJob:
-    """Typed, checked specs from the config; the scheme built from its ``_target_``."""
-    solver = OmegaConf.to_container(cfg.solver, resolve=True)
-    scheme = hydra.utils.instantiate(solver.pop("scheme"))
-    return DataJob(
-        physics=build(Physics, "physics", OmegaConf.to_container(cfg.physics, resolve=True)),
-        mesh=build(MeshSpec, "mesh", OmegaConf.to_container(cfg.mesh, resolve=True)),
-        sampling=build(Sampling, "sampling", OmegaConf.to_container(cfg.sampling, resolve=True)),
-        solver=build(SolverSpec, "solver", solver),
-        scheme=scheme,
-    )
-
-
-def content(cfg: DictConfig) -> dict:
-    """The part of the config that determines the data (execution settings excluded)."""
-    solver = OmegaConf.to_container(cfg.solver, resolve=True)
-    for key in SolverSpec.EXECUTION_KEYS:
-        solver.pop(key, None)
-    return {
-        "physics": OmegaConf.to_container(cfg.physics, resolve=True),
-        "mesh": OmegaConf.to_container(cfg.mesh, resolve=True),
-        "sampling": OmegaConf.to_container(cfg.sampling, resolve=True),
-        "solver": solver,
-    }
 
 
 def dataset_dir(cfg: DictConfig) -> Path:
@@ -53,15 +31,15 @@ def dataset_dir(cfg: DictConfig) -> Path:
 
 def run(cfg: DictConfig, on_block=None) -> dict[str, Path]:
     """Generate (or finish) the train and test splits of ``cfg``; return their paths."""
+    check_data(cfg)
     job = data_job(cfg)
-    data_content = content(cfg)
-    meta = record(OmegaConf.to_yaml(data_content), data_content)
+    check_dataset(job.physics, job.mesh, job.sampling)  # every spec error before any file is touched
+    content = data_content(cfg)
+    meta = record(OmegaConf.to_yaml(content), content)
     out = dataset_dir(cfg)
     paths = generate(job, out, meta, progress=bool(cfg.progress), on_block=on_block)
     if cfg.export.sample is not None:
         from fe.export import export_sample
-        from fe.sampling import design
-        from fe.spec import check_dataset
 
         params, _ = design(job.sampling, check_dataset(job.physics, job.mesh, job.sampling))["train"]
         target = out / "paraview" / f"train_{int(cfg.export.sample)}.xdmf"
@@ -74,7 +52,7 @@ def run(cfg: DictConfig, on_block=None) -> dict[str, Path]:
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="data")
 def main(cfg: DictConfig) -> None:
-    with abort_on_error():
+    with user_errors(), abort_on_error():
         run(cfg)
 
 

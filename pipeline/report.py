@@ -4,13 +4,13 @@ Writes ``<target>/report/report.md`` and the PNGs it links: the dataset summary 
 every table of ``pipeline.tables``, snapshots of u (reference / predicted / after zoom / error) for a
 test sample of the best run, eps(t) curves of the best runs, parameters against test error, the mean
 epoch time per model, and the speed-up of surrogate + submodel over the full FE solve. Runs without
-results are listed, not fatal.
+results are listed, not fatal. The report reads what the stages recorded and runs no network (so
+``device`` and ``threads`` have nothing to act on); ``metrics.*`` is checked against the runs' eps.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import matplotlib
@@ -23,11 +23,19 @@ import yaml  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 from fe import dataset  # noqa: E402
+from pipeline.artefacts import EXAMPLE, RunError, atomic_write, check_data, user_errors, write_text  # noqa: E402
 from pipeline.claims import claims  # noqa: E402
-from pipeline.submodel import EXAMPLE  # noqa: E402
-from pipeline.tables import COLS, ROWS, Sweep, collect, render  # noqa: E402
+from pipeline.runs import load_splits  # noqa: E402
+from pipeline.tabulate import COLS, ROWS, Sweep, collect, render  # noqa: E402
+from pipeline.validate import check_submodel  # noqa: E402
+from surrogate.metrics import ErrorSpec  # noqa: E402
 
 log = logging.getLogger(__name__)
+
+
+def _save(fig, path: Path) -> None:
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    plt.close(fig)
 
 
 def _score(cell: dict) -> float:
@@ -84,8 +92,7 @@ def fig_design(train: dataset.Dataset, test: dataset.Dataset, path: Path) -> Non
     fig.colorbar(sc, ax=ax, label="omega", shrink=0.8)
     ax.legend(loc="upper center", fontsize=7, ncol=2, bbox_to_anchor=(0.5, -0.12))
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def fig_snapshots(example: dict, title: str, path: Path) -> None:
@@ -120,8 +127,7 @@ def fig_snapshots(example: dict, title: str, path: Path) -> None:
         fig.colorbar(im, ax=axes[r, :].tolist(), shrink=0.8)
     p = example["params"]
     fig.suptitle(f"{title}: test sample omega={p[0]:.2f}, source ({p[1]:.2f}, {p[2]:.2f})", fontsize=10)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def fig_eps_t(ranked, t: np.ndarray, path: Path) -> None:
@@ -138,8 +144,7 @@ def fig_eps_t(ranked, t: np.ndarray, path: Path) -> None:
     ax.set_title("Error over time (dashed: the network's own prediction)")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def _curve(values: list) -> np.ndarray:
@@ -150,7 +155,7 @@ def fig_params_vs_error(sweep: Sweep, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     markers = dict(zip([c for c, _ in COLS], "osDv^P", strict=True))
     for (_, reg), cell in sweep.cells.items():
-        boundary = cell["metrics"].get("target") == "boundary"
+        boundary = cell["metrics"].get("target") != "field"
         ax.scatter(
             cell["metrics"]["parameters"],
             100 * _score(cell),
@@ -169,8 +174,7 @@ def fig_params_vs_error(sweep: Sweep, path: Path) -> None:
     ax.set_ylabel("test eps of u (%), after zoom when available")
     ax.set_title("Parameters vs error (blue: full field, orange: boundary)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def fig_epoch_time(sweep: Sweep, path: Path) -> None:
@@ -188,8 +192,7 @@ def fig_epoch_time(sweep: Sweep, path: Path) -> None:
     ax.barh(labels[::-1], values[::-1], color="tab:blue")
     ax.set_xlabel("mean epoch time (s), averaged over regularisations")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def dataset_summary(train: dataset.Dataset, test: dataset.Dataset) -> list[str]:
@@ -211,8 +214,15 @@ def dataset_summary(train: dataset.Dataset, test: dataset.Dataset) -> list[str]:
     ]
 
 
-def write_report(target: str | Path, out: str | Path | None = None) -> Path:
+def write_report(target: str | Path, out: str | Path | None = None, spec: ErrorSpec | None = None) -> Path:
+    """Write the report of the runs under ``target``; ``spec``: the eps definition the reader asked
+    for (``metrics.*``), a mismatch with the runs' recorded one is listed as a problem."""
     sweep = collect(target)
+    if spec is not None and sweep.eps_definition and sweep.eps_definition != spec.caption():
+        sweep.problems.append(
+            f"metrics.*: the runs were scored with '{sweep.eps_definition}', not with the requested "
+            f"'{spec.caption()}'; the tables show the recorded figures (retrain, or pass the runs' metrics)"
+        )
     out = Path(out) if out else Path(target) / "report"
     out.mkdir(parents=True, exist_ok=True)
     md = [f"# wavezoom report: {target}", ""]
@@ -220,8 +230,11 @@ def write_report(target: str | Path, out: str | Path | None = None) -> Path:
     if ranked:
         data = Path(ranked[0][1]["metrics"]["data"])
         try:
-            train, test = dataset.load(data / "train.h5"), dataset.load(data / "test.h5")
-        except dataset.DatasetError as err:
+            train, test = load_splits(data)
+            check_data(
+                "the runs", ranked[0][1]["metrics"].get("data_fingerprint"), train.attrs.get("fingerprint"), data
+            )
+        except (dataset.DatasetError, RunError) as err:
             md += [f"Dataset unavailable: {err}", ""]
         else:
             md += dataset_summary(train, test)
@@ -256,10 +269,7 @@ def write_report(target: str | Path, out: str | Path | None = None) -> Path:
     md += claims(sweep)
     tables_md, _ = render(sweep)
     md += ["## Tables", ""] + ["#" + line if line.startswith("## ") else line for line in tables_md.splitlines()[2:]]
-    path = out / "report.md"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("\n".join(md) + "\n")
-    os.replace(tmp, path)
+    path = write_text(out / "report.md", "\n".join(md) + "\n")
     for problem in sweep.problems:
         log.warning(problem)
     return path
@@ -267,7 +277,9 @@ def write_report(target: str | Path, out: str | Path | None = None) -> Path:
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="report")
 def main(cfg: DictConfig) -> None:
-    path = write_report(cfg.target, cfg.report.out)
+    with user_errors():
+        check_submodel(cfg)
+        path = write_report(cfg.target, cfg.report.out, ErrorSpec(**cfg.metrics))
     print(f"report: {path}")
 
 

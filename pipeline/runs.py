@@ -1,22 +1,87 @@
-"""Finding and loading trained runs: one folder per run, a sweep is a folder of run folders."""
+"""Runs and their data: building a configured model, loading a dataset's splits, finding and loading
+trained runs (one folder per run; a sweep is a folder of run folders). Shared by every stage."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import hydra
 import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from pipeline.train import METRICS, build_model
+from fe import dataset
+from pipeline.artefacts import CHECKPOINT, METRICS, ConfigError, RunError, check_data
+from surrogate import checkpoint
+from surrogate.checkpoint import CheckpointError
 from surrogate.models import Geometry, TwoFieldSurrogate
-from surrogate.training import CHECKPOINT, Scalers, pick_device, predict
+from surrogate.regularization import Regularization
+from surrogate.training import Scalers, pick_device, predict
+
+MODEL_ONLY_KEYS = ("order",)  # keys of conf/model/*.yaml that describe the grid, not the network
 
 
-class RunError(RuntimeError):
-    """A run folder that cannot be used; the message names the run."""
+def load_splits(root: str | Path) -> tuple[dataset.Dataset, dataset.Dataset]:
+    """``train.h5`` and ``test.h5`` of a dataset folder, refused unless both come from one config."""
+    root = Path(root)
+    train, test = dataset.load(root / "train.h5"), dataset.load(root / "test.h5")
+    for ds, split in ((train, "train"), (test, "test")):
+        if ds.attrs.get("split", split) != split:
+            raise dataset.DatasetError(f"{ds.path}: holds the {ds.attrs.get('split')!r} split, expected {split!r}")
+    if train.attrs.get("fingerprint") != test.attrs.get("fingerprint"):
+        raise dataset.DatasetError(
+            f"{root}: train.h5 (data {str(train.attrs.get('fingerprint'))[:12]}) and test.h5 (data "
+            f"{str(test.attrs.get('fingerprint'))[:12]}) were made by different configs; regenerate both "
+            "with python -m pipeline.data"
+        )
+    return train, test
+
+
+def load_data(cfg: DictConfig) -> tuple[dataset.Dataset, dataset.Dataset]:
+    """The splits of ``data=<preset>`` under ``paths.data_dir``, with how to make them if missing."""
+    try:
+        return load_splits(Path(cfg.paths.data_dir) / str(cfg.data))
+    except dataset.DatasetError as err:
+        raise dataset.DatasetError(
+            f"data={cfg.data}: {err}. To generate it: python -m pipeline.data "
+            f"dataset={cfg.data} paths.data_dir={cfg.paths.data_dir}"
+        ) from err
+
+
+def geometry(ds: dataset.Dataset) -> Geometry:
+    return Geometry(ds.t.size, ds.y.size, ds.x.size, ds.boundary_index.shape[0])
+
+
+def regularization(cfg: DictConfig) -> Regularization:
+    """The ``reg`` group's object (its checks run here, once)."""
+    try:
+        return hydra.utils.instantiate(cfg.reg)
+    except Exception as err:  # Hydra wraps the object's own ValueError
+        raise ConfigError(f"reg={cfg.reg.get('name')}: {err.__cause__ or err}") from None
+
+
+def model_spec(cfg: DictConfig, geom: Geometry) -> dict:
+    """The model's ``_target_`` spec in plain data: stored in every checkpoint, so the checkpoint
+    alone rebuilds the model (``surrogate.checkpoint.load_model``)."""
+    reg = regularization(cfg)
+    spec = OmegaConf.to_container(cfg.model, resolve=True)
+    for key in MODEL_ONLY_KEYS:
+        spec.pop(key, None)
+    spec.update(
+        geometry={"_target_": f"{Geometry.__module__}.Geometry", **asdict(geom)},
+        batch_norm=reg.batch_norm,
+        shared=reg.shared,
+    )
+    return spec
+
+
+def build_model(cfg: DictConfig, geom: Geometry) -> TwoFieldSurrogate:
+    """The configured model, initialised from ``cfg.seed``."""
+    spec = model_spec(cfg, geom)
+    torch.manual_seed(int(cfg.seed))
+    return checkpoint.build(spec)
 
 
 @dataclass
@@ -26,6 +91,15 @@ class TrainedRun:
     model: TwoFieldSurrogate
     scalers: Scalers
     device: torch.device
+    metrics: dict
+
+    @property
+    def data_fingerprint(self) -> str | None:
+        return self.metrics.get("data_fingerprint")
+
+    def check_data(self, ds: dataset.Dataset) -> None:
+        """Refuse to score this run on data other than it was trained on."""
+        check_data(f"run {self.run_dir.name}", self.data_fingerprint, ds.attrs.get("fingerprint"), ds.path)
 
     def predict(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Physical (u, v) of the model's target for parameters (N, 3)."""
@@ -33,32 +107,30 @@ class TrainedRun:
 
 
 def load_run(run_dir: str | Path, device: str = "cpu") -> TrainedRun:
-    """Rebuild a run's model from the config in its checkpoint and load the trained weights."""
+    """A finished run (final checkpoint and ``metrics.json``), its model rebuilt from the checkpoint."""
     run_dir = Path(run_dir)
     path = run_dir / CHECKPOINT
     if not path.is_file():
         raise RunError(f"run {run_dir.name}: no {CHECKPOINT} in {run_dir} (not trained, or still training)")
+    metrics = read_metrics(run_dir)
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        model, state = checkpoint.load_model(path, "cpu")
         cfg = OmegaConf.create(state["meta"]["config"])
-        geom = Geometry(**state["meta"]["geometry"])
-    except Exception as err:
-        raise RunError(f"run {run_dir.name}: corrupt checkpoint {path} ({type(err).__name__}: {err})") from err
+    except (CheckpointError, KeyError, TypeError, ValueError) as err:
+        raise RunError(f"run {run_dir.name}: {err}") from err
     if int(state["epoch"]) < int(cfg.train.epochs):
         raise RunError(
             f"run {run_dir.name}: checkpoint at epoch {state['epoch']} of {cfg.train.epochs} "
             "(unfinished: launch the same training again to resume it)"
         )
-    model = build_model(cfg, geom)
-    model.load_state_dict(state["model"])
     dev = pick_device(device)
-    return TrainedRun(run_dir, cfg, model.to(dev), Scalers.from_state(state["scalers"]), dev)
+    return TrainedRun(run_dir, cfg, model.to(dev), Scalers.from_state(state["scalers"]), dev, metrics)
 
 
 def read_metrics(run_dir: str | Path) -> dict:
     path = Path(run_dir) / METRICS
     if not path.is_file():
-        raise RunError(f"run {Path(run_dir).name}: no {METRICS} (failed or unfinished)")
+        raise RunError(f"run {Path(run_dir).name}: no {METRICS} (failed, unfinished, or killed before scoring)")
     try:
         return json.loads(path.read_text())
     except json.JSONDecodeError as err:

@@ -6,7 +6,9 @@ FE model of Omega' alone re-solves the zone for the train and test samples, and 
 computed exactly as in training. Beyond the paper, the same file holds the error of the trace alone,
 the interior error, and the wall time of surrogate + submodel against the full FE solve of the same
 test samples. Writes ``submodel.json`` (and ``zoom_example.npz`` for the report) in each run folder;
-runs that fail are reported by name and the others carry on.
+runs that fail are reported by name and the others carry on. Honours ``device`` (the network's),
+``threads``, ``progress`` and ``metrics.*`` (the eps after zoom); a run is refused on data other
+than it was trained on.
 """
 
 from __future__ import annotations
@@ -16,26 +18,26 @@ import time
 from pathlib import Path
 
 import hydra
-import numpy as np
+import torch
 from omegaconf import DictConfig, OmegaConf
+from tqdm import tqdm
 
 from fe import dataset
+from pipeline.artefacts import EXAMPLE, SUBMODEL, USER_ERRORS, RunError, save_npz, user_errors, write_json
 from pipeline.provenance import record
-from pipeline.runs import RunError, load_run, run_dirs
-from pipeline.train import write_json_atomic
+from pipeline.runs import load_run, run_dirs
+from pipeline.validate import check_submodel
 from pipeline.zoom import INTERPOLATION, DataContext, zoom_errors, zoom_split
 from surrogate.metrics import ErrorSpec
 
 log = logging.getLogger(__name__)
-RESULT = "submodel.json"
-EXAMPLE = "zoom_example.npz"
 
 
 def submodel_run(run_dir: str | Path, cfg: DictConfig, contexts: dict[Path, DataContext] | None = None) -> dict:
     """The submodel stage for one run folder; writes and returns its ``submodel.json``. ``contexts``
     keeps each dataset's splits and FE models across the runs of a sweep."""
     run_dir = Path(run_dir)
-    run = load_run(run_dir)
+    run = load_run(run_dir, str(cfg.device))
     data_root = Path(cfg.submodel.data_dir or run.cfg.paths.data_dir) / str(run.cfg.data)
     contexts = {} if contexts is None else contexts
     if data_root not in contexts:
@@ -45,15 +47,18 @@ def submodel_run(run_dir: str | Path, cfg: DictConfig, contexts: dict[Path, Data
             raise RunError(f"run {run_dir.name}: {err}") from err
     ctx = contexts[data_root]
     splits = ctx.splits
-    spec = ErrorSpec(**run.cfg.metrics)
+    for ds in splits.values():
+        run.check_data(ds)
+    spec = ErrorSpec(**cfg.metrics)
     block = int(cfg.submodel.block_size)
     out: dict = {
         "run": run_dir.name,
         "run_dir": str(run_dir),
         "model": run.model.name,
         "label": run.model.label,
-        "reg": str(run.cfg.reg.name),
-        "reg_label": str(run.cfg.reg.label),
+        "reg": run.metrics["reg"],
+        "reg_label": run.metrics["reg_label"],
+        "data_fingerprint": run.data_fingerprint,
         "eps_zoom": {},
         "eps_zoom_interior": {},
         "eps_trace": {},
@@ -80,9 +85,9 @@ def submodel_run(run_dir: str | Path, cfg: DictConfig, contexts: dict[Path, Data
                 "u_zoom": res["zoom_u"][k],
                 "boundary_index": ds.boundary_index,
             }
-            if run.model.target == "field":
+            if run.model.target.full_field:
                 example["u_pred"] = pred_u[k]
-            _save_npz(run_dir / EXAMPLE, example)
+            save_npz(run_dir / EXAMPLE, example)
             timing = {
                 "samples": int(ds.params.shape[0]),
                 "surrogate_s": surrogate_s,
@@ -92,9 +97,11 @@ def submodel_run(run_dir: str | Path, cfg: DictConfig, contexts: dict[Path, Data
                 timing["full_fe_s"] = ctx.full_fe_seconds(block)
                 timing["speedup"] = timing["full_fe_s"] / (timing["surrogate_s"] + timing["submodel_s"])
             out["timing"] = timing
-    meta = record(OmegaConf.to_yaml(cfg.submodel), {"run": out["run"], "submodel": dict(cfg.submodel)})
-    out.update({k: meta[k] for k in ("versions", "git_revision", "created")})
-    write_json_atomic(out, run_dir / RESULT)
+    settings = {k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("submodel", "metrics")}
+    content = {**settings, "run_fingerprint": run.metrics.get("fingerprint"), "data_fingerprint": run.data_fingerprint}
+    meta = record(OmegaConf.to_yaml(settings), content)
+    out.update({k: meta[k] for k in ("config", "fingerprint", "versions", "git_revision", "created")})
+    write_json(run_dir / SUBMODEL, out)
     zt = out["eps_zoom"]["test"]
     log.info(
         "%s/%s after zoom: test eps u %.3g%%, v %.3g%% (trace u %.3g%%); speed-up %s",
@@ -108,21 +115,24 @@ def submodel_run(run_dir: str | Path, cfg: DictConfig, contexts: dict[Path, Data
     return out
 
 
-def _save_npz(path: Path, arrays: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    tmp.replace(path)
-
-
 def run(cfg: DictConfig) -> tuple[dict[str, dict], list[str]]:
-    """Every run under ``cfg.target``: results by run name, and the problems met (named)."""
+    """Every run under ``cfg.target``: results by run name, and the problems met (named). One broken
+    run never stops the others: a user error is reported by its message, anything else (a bug) with
+    its traceback in the log."""
+    check_submodel(cfg)
+    if cfg.threads:
+        torch.set_num_threads(int(cfg.threads))
     results, problems, contexts = {}, [], {}
-    for run_dir in run_dirs(cfg.target):
+    dirs = run_dirs(cfg.target)
+    for run_dir in tqdm(dirs, desc="submodel", unit="run", disable=not cfg.progress or len(dirs) < 2):
         try:
             results[run_dir.name] = submodel_run(run_dir, cfg, contexts)
-        except (RunError, dataset.DatasetError) as err:
+        except USER_ERRORS as err:
             problems.append(str(err))
             log.error("%s", err)
+        except Exception as err:
+            problems.append(f"run {run_dir.name}: failed ({type(err).__name__}: {err}); traceback in the log")
+            log.exception("run %s failed", run_dir.name)
     if not results and not problems:
         problems.append(f"{cfg.target}: no run folders found")
     return results, problems
@@ -130,14 +140,15 @@ def run(cfg: DictConfig) -> tuple[dict[str, dict], list[str]]:
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="submodel")
 def main(cfg: DictConfig) -> None:
-    results, problems = run(cfg)
+    with user_errors():
+        results, problems = run(cfg)
     print(f"\nsubmodel: {len(results)} run(s) processed under {cfg.target}")
     for name, res in results.items():
         zt, timing = res["eps_zoom"]["test"], res["timing"]
         speed = f", {timing['speedup']:.1f}x the full FE solve" if "speedup" in timing else ""
         print(
             f"  {name}: test eps after zoom u {100 * zt['u']:.2f}%, v {100 * zt['v']:.2f}%{speed}"
-            f" -> {Path(res['run_dir']) / RESULT}"
+            f" -> {Path(res['run_dir']) / SUBMODEL}"
         )
     for p in problems:
         print(f"  problem: {p}")

@@ -19,9 +19,10 @@ from fe import dataset
 from fe.solver import ParentSolver
 from fe.submodel import Submodel
 from fe.timestepping import TimeGrid
-from fe.zone import boundary_trace
-from pipeline.data import data_job
+from pipeline.datajob import data_job
+from pipeline.runs import load_splits
 from surrogate.metrics import ErrorSpec, epsilon
+from surrogate.targets import Target
 
 INTERPOLATION = "cubic Hermite in time between snapshots, from the predicted u and v on the loop"
 INTERIOR = (slice(None), slice(None), slice(1, -1), slice(1, -1))
@@ -33,7 +34,7 @@ class DataContext:
 
     def __init__(self, root: Path, splits: dict[str, dataset.Dataset] | None = None):
         self.root = root
-        self.splits = splits or {s: dataset.load(root / f"{s}.h5") for s in ("train", "test")}
+        self.splits = splits or dict(zip(("train", "test"), load_splits(root), strict=True))
         test = self.splits["test"]
         self.job = data_job(OmegaConf.create(test.attrs["config"]))
         self.grid = TimeGrid(self.job.physics.t_final, test.t.size, int(test.attrs["substeps"]))
@@ -57,16 +58,11 @@ def blocks(n: int, size: int):
 
 
 def zoom_split(
-    pred_u: np.ndarray, pred_v: np.ndarray, target: str, ds: dataset.Dataset, sub: Submodel, block: int
+    pred_u: np.ndarray, pred_v: np.ndarray, target: Target, ds: dataset.Dataset, sub: Submodel, block: int
 ) -> dict:
-    """Drive the FE model of Omega' with the traces of a split's prediction (``target`` "field": full
-    fields, whose loop values are taken; "boundary": the traces themselves); return the traces, the
-    re-solved zone fields and the submodel's solve time."""
-    loop = ds.boundary_index
-    if target == "field":
-        trace_u, trace_v = boundary_trace(pred_u, loop), boundary_trace(pred_v, loop)
-    else:
-        trace_u, trace_v = pred_u, pred_v
+    """Drive the FE model of Omega' with the boundary traces of a split's prediction of ``target``;
+    return the traces, the re-solved zone fields and the submodel's solve time."""
+    trace_u, trace_v = (target.trace(p, ds.boundary_index) for p in (pred_u, pred_v))
     sub.solve_seconds = 0.0
     zu, zv = np.empty_like(ds.u), np.empty_like(ds.v)
     for sl in blocks(ds.params.shape[0], block):

@@ -24,8 +24,9 @@ import torch
 from torch import nn
 
 from surrogate.layers import Reshape, coarse_shape, conv_factory, conv_stage, mlp_block
+from surrogate.targets import Target
+from surrogate.targets import target as target_strategy
 
-TARGETS = ("field", "boundary")
 TIMES = ("input", "channels", "axis")
 
 
@@ -66,18 +67,17 @@ class TwoFieldSurrogate(nn.Module):
             if not (isinstance(head_layers, int) and head_layers >= 1):
                 raise ValueError(f"model.head_layers={head_layers!r}: must be an integer >= 1 or null")
             self.n_head = head_layers
-        if target not in TARGETS:
-            raise ValueError(f"model.target={target!r}: allowed {TARGETS}")
         if time not in TIMES:
             raise ValueError(f"model.time={time!r}: allowed {TIMES}")
-        self.name, self.label, self.target, self.time = name, label, target, time
+        self.target: Target = target_strategy(target)  # raises on an unknown name
+        self.name, self.label, self.time = name, label, time
         self.geometry, self.batch_norm, self.shared, self.activation = (
             geometry,
             batch_norm,
             shared,
             activation,
         )
-        self.space_axes = ("y", "x") if target == "field" else ("b",)
+        self.space_axes = self.target.space_axes
         self.space = tuple(geometry.size(a) for a in self.space_axes)
         nets = [self.build(), self.build()]
         split = len(nets[0]) - self.n_head
@@ -167,6 +167,8 @@ class ConvDecoder(TwoFieldSurrogate):
             widths = [max(1, round(w * nt)) for w in widths]
         self.width_unit = width_unit
         self.widths, self.lift, self.kernel = [int(w) for w in widths], lift, kernel
+        if factors is not None and not (isinstance(rank_ratio, int | float) and rank_ratio > 0):
+            raise ValueError(f"model.rank_ratio={rank_ratio!r}: must be > 0 (rank r = round(rank_ratio * C_out))")
         self.factors, self.rank_ratio, self.nonlinear = factors, rank_ratio, nonlinear
         super().__init__(**kw)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,14 +19,17 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from surrogate.losses import euler_residual, mse, physical
+from surrogate import checkpoint
+from surrogate.checkpoint import CHECKPOINT, CheckpointError
+from surrogate.losses import mse, physical
 from surrogate.memory import PeakMemory
 from surrogate.metrics import ErrorSpec, epsilon
 from surrogate.models import TwoFieldSurrogate, n_parameters
+from surrogate.regularization import Regularization
 from surrogate.scaling import Scaler
 
 log = logging.getLogger(__name__)
-CHECKPOINT = "checkpoint.pt"
+__all__ = ["CHECKPOINT", "Scalers", "TrainSpec", "Trainer", "pick_device", "predict"]
 
 
 @dataclass(frozen=True)
@@ -99,21 +101,16 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def save_atomic(obj: dict, path: Path) -> None:
-    """Write to a temporary file in the same folder, then rename: never a half-written checkpoint."""
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
 class Trainer:
-    """Fits ``model`` to (params, u, v) of the training split; ``dt`` is the snapshot interval."""
+    """Fits ``model`` to (params, u, v) of the training split; ``dt`` is the snapshot interval.
+    ``meta`` travels in every checkpoint: ``fingerprint`` (what determines the result, checked on
+    resume), ``data_fingerprint`` and ``threads`` (named when a resume differs)."""
 
     def __init__(
         self,
         model: TwoFieldSurrogate,
         spec: TrainSpec,
-        euler: float,
+        reg: Regularization,
         params: np.ndarray,
         u: np.ndarray,
         v: np.ndarray,
@@ -123,12 +120,7 @@ class Trainer:
         seed: int,
         device: torch.device,
     ):
-        if euler > 0 and model.batch_norm:
-            raise ValueError(
-                "reg: batch normalisation with the Euler regularisation is not allowed (the "
-                "paper excludes BN & E: BN makes the finite-difference derivatives wrong)"
-            )
-        self.model, self.spec, self.euler, self.dt = model.to(device), spec, euler, dt
+        self.model, self.spec, self.reg, self.dt = model.to(device), spec, reg, dt
         self.run_dir, self.meta, self.seed, self.device = Path(run_dir), meta, seed, device
         self.run_dir.mkdir(parents=True, exist_ok=True)
         p, ut, vt = (torch.as_tensor(a, dtype=torch.float32) for a in (params, u, v))
@@ -161,15 +153,28 @@ class Trainer:
         if not self.checkpoint_path.exists():
             return False
         try:
-            state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=False)
-        except Exception as err:
-            raise RuntimeError(
-                f"{self.checkpoint_path}: unreadable checkpoint ({err}); delete it to start over"
-            ) from err
-        if state["meta"].get("fingerprint") != self.meta.get("fingerprint"):
-            raise RuntimeError(
+            state = checkpoint.load(self.checkpoint_path, self.device)
+        except CheckpointError as err:
+            raise CheckpointError(f"{err}; delete it to start over") from err
+        old = state["meta"]
+        if old.get("data_fingerprint") != self.meta.get("data_fingerprint"):
+            raise CheckpointError(
+                f"{self.checkpoint_path} was trained on data {str(old.get('data_fingerprint'))[:12]}, "
+                f"the data now is {str(self.meta.get('data_fingerprint'))[:12]} (regenerated with another "
+                "config?); delete the run folder or change the run name to start a new run"
+            )
+        if old.get("fingerprint") != self.meta.get("fingerprint"):
+            raise CheckpointError(
                 f"{self.checkpoint_path} was made by another config; delete the run folder or "
                 "change the run name to start a new run"
+            )
+        if old.get("threads") != self.meta.get("threads"):
+            log.warning(
+                "%s: resuming with threads=%s, the run began with threads=%s; CPU reductions change "
+                "order, so the result may differ from an uninterrupted run at the 1e-9 level",
+                self.checkpoint_path,
+                self.meta.get("threads"),
+                old.get("threads"),
             )
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
@@ -183,18 +188,18 @@ class Trainer:
         k, nt = self.spec.times_per_sample, self.model.geometry.n_times
         if not self.model.time_sampled or k is None or k >= nt:
             return None
-        high = nt - 1 if self.euler > 0 else nt
+        high = nt - 1 if self.reg.uses_euler else nt
         return torch.randint(0, high, (n, k), generator=gen).to(self.device)
 
     def _loss(self, idx: torch.Tensor, t_idx: torch.Tensor | None) -> torch.Tensor:
         p, sc = self.p[idx], self.dev_scalers
-        if t_idx is not None and self.euler > 0:
+        if t_idx is not None and self.reg.uses_euler:
             t_idx = torch.cat([t_idx, t_idx + 1], dim=1)
         u_hat, v_hat = self.model(p, t_idx)
         u_ref = self.u[idx] if t_idx is None else torch.gather(self.u[idx], 1, _expand(t_idx, self.u))
         v_ref = self.v[idx] if t_idx is None else torch.gather(self.v[idx], 1, _expand(t_idx, self.v))
         loss = mse(u_hat, u_ref) + mse(v_hat, v_ref)
-        if self.euler > 0:
+        if self.reg.uses_euler:
             u_phys, v_phys = physical(u_hat, sc.u, t_idx), physical(v_hat, sc.v, t_idx)
             if t_idx is None:
                 now, nxt = u_phys[:, :-1], u_phys[:, 1:]
@@ -202,7 +207,7 @@ class Trainer:
             else:
                 k = t_idx.shape[1] // 2
                 now, nxt, v_now, v_nxt = u_phys[:, :k], u_phys[:, k:], v_phys[:, :k], v_phys[:, k:]
-            loss = loss + self.euler * euler_residual(now, nxt, v_now, v_nxt, self.dt, sc.v_sigma)
+            loss = loss + self.reg.loss_term(now, nxt, v_now, v_nxt, self.dt, sc.v_sigma)
         return loss
 
     def _run_epoch(self) -> tuple[float, float]:
@@ -249,7 +254,7 @@ class Trainer:
             bar.update(1)
             bar.set_postfix(loss=f"{loss:.3e}")
             if self.epoch % self.spec.checkpoint_every == 0 or self.epoch == self.spec.epochs:
-                save_atomic(self.state(), self.checkpoint_path)
+                checkpoint.save(self.state(), self.checkpoint_path)
             if on_epoch is not None:
                 on_epoch(self.epoch)
         bar.close()

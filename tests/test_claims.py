@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from pipeline.claims import FAILS, HOLDS, NOISE, Stat, claims, compare
-from pipeline.tables import collect
+from pipeline.tabulate import collect
 
 
 def _run(root: Path, model: str, reg: str, seed: int, test: float, train: float = 0.0, **extra) -> None:

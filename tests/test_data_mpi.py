@@ -7,10 +7,13 @@ from mpi4py import MPI
 
 import numpy as np
 import pytest
+from omegaconf import OmegaConf
 
 from fe import dataset
 from fe.generate import generate
-from pipeline.data import content, data_job, run
+from pipeline.data import run
+from pipeline.datajob import data_content as content
+from pipeline.datajob import data_job
 from pipeline.provenance import record
 from tests.conftest import make_cfg, shared_tmp
 
@@ -35,7 +38,7 @@ def test_parallel_generation_matches_serial(tmp_path_factory, mode):
     paths = run(cfg)
     ok = True
     if comm.rank == 0:
-        meta = record("serial", content(cfg))
+        meta = record(OmegaConf.to_yaml(content(cfg)), content(cfg))
         serial = generate(data_job(cfg), root / "serial", meta, comm=MPI.COMM_SELF, progress=False)
         for split in ("train", "test"):
             a, b = dataset.load(paths[split]), dataset.load(serial[split])

@@ -96,3 +96,16 @@ def test_snapshot_velocity_is_the_central_difference_even_at_the_source():
     central = (u[2:] - u[:-2]) / (2 * dt)
     assert np.abs(v[1:-1] - central).max() <= 1e-12 * np.abs(central).max()
     assert np.abs(v[1:-1][:, sources.rows, sources.cols]).max() > 0.1 * np.abs(central).max()
+
+
+def test_the_public_matvec_fallback_gives_the_same_fields(monkeypatch):
+    """Without SciPy's private in-place kernel the explicit step uses ``op @ u``: same numbers."""
+    import fe.timestepping
+
+    if not fe.timestepping.FAST_MATVEC:
+        pytest.skip("this SciPy has no private kernel: the fallback is the only path")
+    u_fast, v_fast = _solver(MPI.COMM_SELF).solve(PARAMS)
+    monkeypatch.setattr(fe.timestepping, "FAST_MATVEC", False)
+    u_slow, v_slow = _solver(MPI.COMM_SELF).solve(PARAMS)
+    assert np.abs(u_slow - u_fast).max() <= 1e-13 * np.abs(u_fast).max()
+    assert np.abs(v_slow - v_fast).max() <= 1e-13 * np.abs(v_fast).max()

@@ -77,3 +77,30 @@ def test_scaler_floors_silent_points_and_round_trips():
     assert s.scale[0] == pytest.approx(1e-3 * x[:, 1].std(unbiased=False).item())
     assert s.scale[2] == s.scale[0] and torch.all(s.transform(x)[:, 0] == 0)
     assert torch.allclose(s.inverse(s.transform(x)), x, atol=1e-12)
+
+
+def test_each_regularisation_is_one_object_with_its_check_and_loss_term():
+    from pathlib import Path
+
+    import hydra
+    import yaml
+
+    from surrogate.regularization import Regularization
+
+    conf = Path(__file__).resolve().parent.parent / "conf" / "reg"
+    regs = {p.stem: hydra.utils.instantiate(yaml.safe_load(p.read_text())) for p in conf.glob("*.yaml")}
+    assert all(isinstance(r, Regularization) for r in regs.values()) and len(regs) == 6
+    assert [r.label for r in sorted(regs.values(), key=lambda r: r.order)] == [
+        "Basic", "BN", "E", "SL", "BN & SL", "E & SL"
+    ]  # fmt: skip
+    assert {n for n, r in regs.items() if r.uses_euler} == {"e", "e_sl"}
+    with pytest.raises(ValueError, match="batch_norm with euler > 0 is not allowed"):
+        Regularization("bn_e", "BN & E", batch_norm=True, euler=1.0)
+    with pytest.raises(ValueError, match="reg.euler=-0.5"):
+        Regularization("x", "x", euler=-0.5)
+    u = torch.randn(2, 5, 3, dtype=torch.float64)
+    v = torch.randn(2, 5, 3, dtype=torch.float64)
+    args = (u[:, :-1], u[:, 1:], v[:, :-1], v[:, 1:], 0.1, 2.0)
+    e = Regularization("e", "E", euler=0.7)
+    assert e.loss_term(*args).item() == pytest.approx(0.7 * euler_residual(*args).item(), rel=1e-14)
+    assert regs["basic"].loss_term(*args).item() == 0.0

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from pipeline.config import compose
-from pipeline.train import build_model, geometry, load_data, targets
+from pipeline.runs import build_model, geometry, load_data, regularization
 from surrogate.models import Geometry, n_parameters
 from surrogate.training import Trainer, TrainSpec
 
@@ -33,11 +33,11 @@ def test_every_combination_builds_and_takes_a_training_step(tiny_data, tmp_path,
     train, _ = load_data(cfg)
     geom = geometry(train)
     m = build_model(cfg, geom)
-    u, v = targets(train, m.target)
+    u, v = m.target.arrays(train)
     trainer = Trainer(
         m,
         TrainSpec(epochs=1, batch_size=4, times_per_sample=5),
-        float(cfg.reg.euler),
+        regularization(cfg),
         train.params,
         u,
         v,
@@ -51,7 +51,7 @@ def test_every_combination_builds_and_takes_a_training_step(tiny_data, tmp_path,
     loss, _ = trainer._run_epoch()
     assert np.isfinite(loss)
     assert any(not torch.equal(b, p) for b, p in zip(before, m.parameters(), strict=True))
-    space = (geom.height, geom.width) if m.target == "field" else (geom.n_boundary,)
+    space = tuple(geom.size(a) for a in m.target.space_axes)
     m.eval()
     p = trainer.p[:3]
     u_hat, v_hat = m(p)
@@ -97,11 +97,11 @@ def test_a_model_overfits_a_handful_of_samples(tiny_data, tmp_path):
     train, _ = load_data(cfg)
     few = train.subset(slice(0, 4))
     m = build_model(cfg, geometry(train))
-    u, v = targets(few, m.target)
+    u, v = m.target.arrays(few)
     trainer = Trainer(
         m,
         TrainSpec(epochs=800, batch_size=4, lr=3e-3, lr_final=3e-4),
-        0.0,
+        regularization(cfg),
         few.params,
         u,
         v,

@@ -78,7 +78,8 @@ def test_a_trace_that_does_not_cover_the_horizon_is_refused():
 
 
 @pytest.mark.slow
-def test_the_stage_reports_broken_runs_by_name_and_carries_on(tiny_data, tmp_path):
+def test_the_stage_reports_broken_runs_by_name_and_carries_on(tiny_data, tmp_path, monkeypatch):
+    import pipeline.submodel
     from pipeline.submodel import run as submodel_stage
     from pipeline.train import train_run
 
@@ -89,13 +90,29 @@ def test_the_stage_reports_broken_runs_by_name_and_carries_on(tiny_data, tmp_pat
     (sweep / "conv3d-basic" / ".hydra").mkdir(parents=True)  # failed before its first checkpoint
     shutil.copytree(sweep / "conv2d-basic", sweep / "fc_t-basic")
     (sweep / "fc_t-basic" / "checkpoint.pt").write_bytes(b"truncated")
+    shutil.copytree(sweep / "conv2d-basic", sweep / "conv2_5d-basic")
+    (sweep / "conv2_5d-basic" / "metrics.json").unlink()  # killed after its last checkpoint
+    shutil.copytree(sweep / "conv2d-basic", sweep / "conv2d_t-basic")
+    real = pipeline.submodel.load_run
+
+    def bug_in_one_run(run_dir, device="cpu"):  # any exception, not only the stage's own errors
+        if Path(run_dir).name == "conv2d_t-basic":
+            raise ZeroDivisionError("a bug")
+        return real(run_dir, device)
+
+    monkeypatch.setattr(pipeline.submodel, "load_run", bug_in_one_run)
     results, problems = submodel_stage(compose("submodel", [*base, f"target={sweep}"]))
     assert set(results) == {"conv2d-basic", "conv1d_boundary-basic"}
     assert any("run conv3d-basic: no checkpoint.pt" in p for p in problems)
-    assert any("run fc_t-basic: corrupt checkpoint" in p for p in problems)
+    assert any("run fc_t-basic:" in p and "unreadable checkpoint" in p for p in problems)
+    assert any("run conv2_5d-basic: no metrics.json" in p for p in problems)
+    assert any("run conv2d_t-basic: failed (ZeroDivisionError: a bug)" in p for p in problems)
     for name, res in results.items():
         on_disk = json.loads((sweep / name / "submodel.json").read_text())
         assert on_disk["eps_zoom"] == res["eps_zoom"] and 0 < on_disk["eps_zoom"]["test"]["u"] < 2
+        trained_on = json.loads((sweep / name / "metrics.json").read_text())["data_fingerprint"]
+        assert on_disk["data_fingerprint"] == trained_on and len(on_disk["fingerprint"]) == 64
+        assert "block_size: 16" in on_disk["config"] and "normaliser: time" in on_disk["config"]
         assert on_disk["timing"]["full_fe_s"] > 0 and on_disk["timing"]["speedup"] > 0
         assert set(np.load(sweep / name / "zoom_example.npz").files) >= {"u_ref", "u_zoom", "t"}
     assert not list(Path(sweep).rglob("*.tmp*"))

@@ -6,7 +6,8 @@ import csv
 import json
 from pathlib import Path
 
-from pipeline.tables import COLS, ROWS, main, write_tables
+from pipeline.tables import main, write_tables
+from pipeline.tabulate import COLS, FULL_ROWS, ROWS
 
 
 def _run(root: Path, model: str, reg: str, k: float, submodel: bool = False, seed: int | None = None) -> None:
@@ -100,3 +101,25 @@ def test_seeds_give_mean_and_std_and_baselines_give_reference_rows(tmp_path):
     base.write_text(json.dumps({"data_fingerprint": "other", "methods": {"rbf": method}}))
     md = write_tables(tmp_path / "sweep", baselines=base).read_text()
     assert "*RBF" not in md and "made on data other" in md
+
+
+def test_rows_and_columns_come_from_the_configs_labels():
+    """Every conf/model and conf/reg option is a row / column, in its ``order:``, under its ``label:``."""
+    import yaml
+
+    conf = Path(__file__).resolve().parent.parent / "conf"
+    models = {p.stem: yaml.safe_load(p.read_text()) for p in (conf / "model").glob("*.yaml")}
+    regs = {p.stem: yaml.safe_load(p.read_text()) for p in (conf / "reg").glob("*.yaml")}
+    assert ROWS == [(n, models[n]["label"]) for n in sorted(models, key=lambda n: models[n]["order"])]
+    assert COLS == [(n, regs[n]["label"]) for n in sorted(regs, key=lambda n: regs[n]["order"])]
+    assert ROWS[0] == ("fc_t", "FC t") and ROWS[-1] == ("conv1_5d_boundary", "Conv1.5D Boundary")
+    assert COLS == [
+        ("basic", "Basic"),
+        ("bn", "BN"),
+        ("e", "E"),
+        ("sl", "SL"),
+        ("bn_sl", "BN & SL"),
+        ("e_sl", "E & SL"),
+    ]
+    assert [n for n, _ in FULL_ROWS] == [n for n, _ in ROWS if models[n]["target"] == "field"]
+    assert len({m["order"] for m in models.values()}) == len(models)  # no two rows share a place

@@ -126,10 +126,13 @@ def test_unusable_runs_are_named(tmp_path):
         load_run(tmp_path / "empty")
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "checkpoint.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(RunError, match="run bad: corrupt checkpoint"):
+    with pytest.raises(RunError, match="run bad: no metrics.json"):  # a checkpoint alone is not finished
         load_run(tmp_path / "bad")
     with pytest.raises(RunError, match="run bad: no metrics.json"):
         read_metrics(tmp_path / "bad")
+    (tmp_path / "bad" / "metrics.json").write_text("{}")
+    with pytest.raises(RunError, match=r"run bad: .*checkpoint\.pt: unreadable checkpoint"):
+        load_run(tmp_path / "bad")
     assert run_dirs(tmp_path) == [tmp_path / "bad", tmp_path / "empty"]
 
 

@@ -1,0 +1,84 @@
+"""What the stages share about files: their names, atomic writes, user errors and data fingerprints.
+
+Every stage (data, train, submodel, baselines, tables, report) imports this module and the other
+shared ones (``runs``, ``scoring``, ``zoom``, ``tabulate``, ``provenance``), never another stage:
+``tests/test_layering.py`` fails on a stage importing a stage.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from fe.dataset import DatasetError
+from fe.spec import SpecError
+from surrogate.checkpoint import CHECKPOINT, CheckpointError
+from surrogate.io import atomic_write, write_json, write_text
+
+METRICS = "metrics.json"  # a finished training run (written last, after the final checkpoint)
+SUBMODEL = "submodel.json"  # the submodel stage's errors after zoom and timings, per run
+EXAMPLE = "zoom_example.npz"  # one test sample's fields for the report's snapshot figure
+BASELINES = "baselines.json"  # the non-neural reference rows of a dataset
+
+__all__ = [
+    "BASELINES",
+    "CHECKPOINT",
+    "EXAMPLE",
+    "METRICS",
+    "SUBMODEL",
+    "ConfigError",
+    "RunError",
+    "USER_ERRORS",
+    "atomic_write",
+    "check_data",
+    "save_npz",
+    "user_errors",
+    "write_json",
+    "write_text",
+]
+
+
+class ConfigError(ValueError):
+    """A bad config value: names the key, the value and what is allowed."""
+
+
+class RunError(RuntimeError):
+    """A run folder that cannot be used; the message names the run."""
+
+
+USER_ERRORS: tuple[type[Exception], ...] = (ConfigError, SpecError, DatasetError, RunError, CheckpointError)
+
+
+def short(fingerprint: str | None) -> str:
+    return str(fingerprint)[:12] if fingerprint else "<none recorded>"
+
+
+def check_data(what: str, recorded: str | None, actual: str | None, where: Path | str) -> None:
+    """Refuse to use ``what`` (a run, a baselines file) with data other than it was made on."""
+    if recorded != actual:
+        raise RunError(
+            f"{what}: made on data {short(recorded)}, but {where} is data {short(actual)} (regenerated "
+            "with another config?); retrain it, or point to the original data with paths.data_dir=..."
+        )
+
+
+def save_npz(path: str | Path, arrays: dict[str, np.ndarray]) -> Path:
+    return atomic_write(path, lambda tmp: np.savez_compressed(tmp, **arrays), suffix=".npz")
+
+
+@contextlib.contextmanager
+def user_errors():
+    """A user's mistake (bad config value, missing data, unusable run) prints its message alone and
+    exits with code 1; other exceptions are bugs and keep their traceback. ``HYDRA_FULL_ERROR=1``
+    shows the traceback of user errors too."""
+    try:
+        yield
+    except USER_ERRORS as err:
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+            raise
+        print(f"error: {err}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None

@@ -1,0 +1,36 @@
+"""The data stage's config turned into typed specs: shared by the data stage, the submodel (which
+rebuilds the parent's discretisation from a dataset's recorded config) and the FE benchmarks."""
+
+from __future__ import annotations
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from fe.generate import DataJob
+from fe.spec import MeshSpec, Physics, Sampling, SolverSpec, build
+
+
+def data_job(cfg: DictConfig) -> DataJob:
+    """Typed, checked specs from the config; the scheme built from its ``_target_``."""
+    solver = OmegaConf.to_container(cfg.solver, resolve=True)
+    scheme = hydra.utils.instantiate(solver.pop("scheme"))
+    return DataJob(
+        physics=build(Physics, "physics", OmegaConf.to_container(cfg.physics, resolve=True)),
+        mesh=build(MeshSpec, "mesh", OmegaConf.to_container(cfg.mesh, resolve=True)),
+        sampling=build(Sampling, "sampling", OmegaConf.to_container(cfg.sampling, resolve=True)),
+        solver=build(SolverSpec, "solver", solver),
+        scheme=scheme,
+    )
+
+
+def data_content(cfg: DictConfig) -> dict:
+    """The part of the config that determines the data (execution settings excluded)."""
+    solver = OmegaConf.to_container(cfg.solver, resolve=True)
+    for key in SolverSpec.EXECUTION_KEYS:
+        solver.pop(key, None)
+    return {
+        "physics": OmegaConf.to_container(cfg.physics, resolve=True),
+        "mesh": OmegaConf.to_container(cfg.mesh, resolve=True),
+        "sampling": OmegaConf.to_container(cfg.sampling, resolve=True),
+        "solver": solver,
+    }
