@@ -21,7 +21,7 @@ PY_CANDIDATES = $(PYTHON) python3.12 python3.13 python3 \
 	$(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3)
 PIP_NOISE := is ignored: it is neither a file nor a directory
 
-.PHONY: help setup data train submodel baselines report grid study tables all test test-fast test-mpi lint bench clean
+.PHONY: help setup data train submodel baselines report grid study tables all test test-fast test-mpi test-slurm lint bench clean
 
 help: ## list the targets
 	@echo "wavezoom targets (overrides: make <target> ARGS='key=value ...'):"
@@ -88,6 +88,9 @@ test-fast: $(STAMP) ## run the tests not marked slow (serial only)
 
 test-mpi: $(STAMP) ## run the tests marked mpi under mpirun (NP=2 ranks; killed after 15 min if hung)
 	timeout 900 $(VENV)/bin/mpirun -n $(NP) $(PY) -m pytest -m mpi -q -p no:cacheprovider $(ARGS)
+
+test-slurm: $(STAMP) ## start a single-node Slurm (root, apt), run the tests marked slurm, stop it (skips where impossible)
+	timeout 1800 $(PY) -m pytest -m slurm -v -p no:cacheprovider $(ARGS)
 
 lint: $(STAMP) ## ruff check and format check
 	$(VENV)/bin/ruff check .
