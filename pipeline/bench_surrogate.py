@@ -1,28 +1,56 @@
-"""Surrogate benchmark: Conv3D vs the a priori decomposed Conv2.5D and Conv2.5Db, in one run.
+"""Surrogate benchmark: every model's training step against the machine's measured limits, in one run.
 
-On the default (small) preset's geometry with the models' default widths: the median time of a
-training step (forward + backward + Adam step, batch of ``train.batch_size`` samples), parameter
-counts, and the median latency of one full-field prediction. Models are timed in interleaved rounds
-so that machine noise hits all of them alike; ratios are taken between medians of the same run. A
-layer-level line compares one decomposed layer with dense ``nn.Conv3d`` in both memory formats.
+On the default (small) preset's geometry with each model's default widths, for the 11 models under
+Basic and SL: the floating-point operations of one training step (forward + backward, counted by
+``torch.utils.flop_counter.FlopCounterMode``; Adam's element-wise update is not counted), the median
+step time (the real ``Trainer`` step: loss, backward, Adam, batch ``train.batch_size``), the achieved
+GFLOP/s and its share of the peak of a 2048^2 fp32 matmul measured in the same process, the step time
+relative to Conv3D, and the median latency of one 1-sample prediction. Models are timed in
+interleaved rounds so that machine noise hits all of them alike; ratios are taken between medians of
+the same run. One decomposed 32 -> 32 layer on (33, 17, 17) is set against its roofline,
+max(FLOPs / peak, bytes moved / copy bandwidth), both limits measured here. Results also go to
+``results/bench/surrogate.json``.
 """
 
 from __future__ import annotations
 
 import statistics
+import tempfile
 import time
+from collections.abc import Callable
+from pathlib import Path
 
+import numpy as np
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from fe.spec import MeshSpec, Physics, build
 from fe.zone import ZoneGrid
 from pipeline.config import compose
-from pipeline.runs import build_model
+from pipeline.runs import build_model, regularization
 from surrogate.decomposed import DecomposedConv
+from surrogate.io import write_json
 from surrogate.models import Geometry, n_parameters
+from surrogate.training import Trainer, TrainSpec
 
-MODELS = ("conv3d", "conv2_5d", "conv2_5db")
-TARGETS = {"conv2_5d": (0.7, 2.7), "conv2_5db": (0.6, 4.4)}  # (max step-time ratio, min parameter ratio)
+MODELS = (
+    "fc_t",
+    "conv2d",
+    "conv2d_t",
+    "conv3d",
+    "conv2_5d",
+    "conv2_5db",
+    "fc_t_boundary",
+    "conv1d_boundary",
+    "conv1d_t_boundary",
+    "conv2d_boundary",
+    "conv1_5d_boundary",
+)
+REGS = ("basic", "sl")
+# Issue 9's targets: step time relative to Conv3D, shares of the matmul peak, the layer's roofline.
+STEP_RATIO = {"conv2_5d": 0.3, "conv2_5db": 0.25}
+CONV3D_PEAK, FLOOR_PEAK, LAYER_ROOFLINE = 0.6, 0.2, 2.0
+OUT = Path("results/bench/surrogate.json")
 
 
 def default_geometry() -> Geometry:
@@ -37,7 +65,8 @@ def default_geometry() -> Geometry:
     return Geometry(int(cfg.solver.n_snapshots), h, w, len(zone.boundary))
 
 
-def _median_times(steps: dict[str, callable], rounds: int) -> dict[str, float]:
+def median_times(steps: dict[str, Callable[[], None]], rounds: int) -> dict[str, float]:
+    """Median wall time of each step over ``rounds`` interleaved rounds."""
     times: dict[str, list[float]] = {k: [] for k in steps}
     for _ in range(rounds):
         for name, step in steps.items():
@@ -47,100 +76,162 @@ def _median_times(steps: dict[str, callable], rounds: int) -> dict[str, float]:
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def bench(rounds: int = 15, latency_rounds: int = 30) -> dict:
-    geom = default_geometry()
-    batch = int(compose("train", []).train.batch_size)
-    torch.manual_seed(0)
-    p = torch.randn(batch, 3)
-    out: dict = {"geometry": geom, "batch": batch, "threads": torch.get_num_threads(), "models": {}}
-    steps, predicts = {}, {}
-    for name in MODELS:
-        model = build_model(compose("train", [f"model={name}", "reg=basic"]), geom)
-        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-        target = [torch.randn(batch, geom.n_times, geom.height, geom.width) for _ in range(2)]
-
-        def step(model=model, opt=opt, target=target):
-            model.train()
-            u, v = model(p)
-            loss = torch.mean((u - target[0]) ** 2) + torch.mean((v - target[1]) ** 2)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-
-        @torch.no_grad()
-        def predict(model=model):
-            model.eval()
-            model(p[:1])
-
-        for _ in range(3):
-            step()
-            predict()
-        steps[name], predicts[name] = step, predict
-        out["models"][name] = {"label": model.label, "parameters": n_parameters(model)}
-    for name, t in _median_times(steps, rounds).items():
-        out["models"][name]["step_s"] = t
-    for name, t in _median_times(predicts, latency_rounds).items():
-        out["models"][name]["latency_s"] = t
-    out["layer"] = _layer_bench(rounds)
-    return out
+def flops(step: Callable[[], None]) -> int:
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return int(counter.get_total_flops())
 
 
-def _layer_bench(rounds: int) -> dict[str, float]:
-    """One 32 -> 32 channel layer on a (33, 17, 17) grid: dense (both formats) vs decomposed."""
-    x = torch.randn(10, 32, 33, 17, 17)
-    dense = torch.nn.Conv3d(32, 32, 3, padding=1)
-    dense_cl = torch.nn.Conv3d(32, 32, 3, padding=1).to(memory_format=torch.channels_last_3d)
-    x_cl = x.contiguous(memory_format=torch.channels_last_3d)
-    layers = {
-        "dense": (dense, x),
-        "dense_channels_last": (dense_cl, x_cl),
-        "2.5D": (DecomposedConv(32, 32, (3, 3, 3), [[1, 2], [0]], rank=16), x),
-        "2.5Db": (DecomposedConv(32, 32, (3, 3, 3), [[1], [2], [0]], rank=16), x),
+def machine_limits(rounds: int = 7) -> dict[str, float]:
+    """fp32 matmul peak (GFLOP/s) and copy bandwidth (GB/s, bytes read + written) of this process."""
+    n = 2048
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    src, dst = torch.randn(64 * 2**20 // 4), torch.empty(64 * 2**20 // 4)  # 64 MiB, beyond the caches
+    t = median_times({"mm": lambda: torch.mm(a, b), "copy": lambda: dst.copy_(src)}, rounds)
+    return {"matmul_gflops": 2 * n**3 / t["mm"] / 1e9, "copy_gbs": 2 * src.numel() * 4 / t["copy"] / 1e9}
+
+
+def _trainer_step(name: str, reg: str, geom: Geometry, tmp: Path) -> tuple[Callable, Callable, dict]:
+    """The training stage's own step (loss, backward, Adam) on random data of the preset's shape."""
+    cfg = compose("train", [f"model={name}", f"reg={reg}"])
+    model = build_model(cfg, geom)
+    spec = TrainSpec(**{k: v for k, v in cfg.train.items() if k != "name"})
+    n = spec.batch_size
+    space = tuple(geom.size(a) for a in model.target.space_axes)
+    rng = np.random.default_rng(0)
+    u, v = (rng.standard_normal((n, geom.n_times, *space)).astype(np.float32) for _ in range(2))
+    trainer = Trainer(
+        model, spec, regularization(cfg), rng.random((n, 3)), u, v, 0.0625, tmp, {}, 0, torch.device("cpu")
+    )
+    idx, gen = torch.arange(n), torch.Generator().manual_seed(0)
+
+    def step() -> None:
+        model.train()
+        loss = trainer._loss(idx, trainer._times(n, gen))
+        trainer.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        trainer.optimizer.step()
+
+    @torch.no_grad()
+    def predict() -> None:
+        model.eval()
+        model(trainer.p[:1])
+
+    return step, predict, {"label": model.label, "parameters": n_parameters(model)}
+
+
+def layer_bench(limits: dict[str, float], rounds: int) -> dict[str, dict[str, float]]:
+    """One 32 -> 32 layer on (33, 17, 17), batch 10, forward + backward, against its roofline. Bytes
+    moved at minimum per factor: forward reads its input and writes its output, backward reads the
+    output gradient and the input and writes the input gradient (3 |in| + 2 |out| floats)."""
+    x = torch.randn(10, 32, 33, 17, 17, requires_grad=True)
+    k3, spatial_t, one_way = (3, 3, 3), [[1, 2], [0]], [[1], [2], [0]]
+    layers = {  # the defaults, then one ablation line per optimisation
+        "dense": DecomposedConv(32, 32, k3, [[0, 1, 2]], rank=32),
+        "2.5D": DecomposedConv(32, 32, k3, spatial_t, rank=16),
+        "2.5Db": DecomposedConv(32, 32, k3, one_way, rank=16),
+        "dense, channels-first": DecomposedConv(32, 32, k3, [[0, 1, 2]], rank=32, channels_last=False),
+        "2.5Db, channels-first": DecomposedConv(32, 32, k3, one_way, rank=16, channels_last=False),
+        "2.5Db, GEMM + shifted sums": DecomposedConv(32, 32, k3, one_way, rank=16, impl="gemm"),
     }
-    steps = {}
-    for name, (layer, inp) in layers.items():
+    steps, out = {}, {}
+    for name, layer in layers.items():
 
-        def step(layer=layer, inp=inp):
+        def step(layer=layer) -> None:
             layer.zero_grad(set_to_none=True)
-            layer(inp).square().mean().backward()
+            x.grad = None
+            layer(x).sum().backward()
 
         step()
         steps[name] = step
-    return _median_times(steps, rounds)
+        chans = [32] + [layer.rank] * (len(layer.factors) - 1) + [32]
+        floats = sum(3 * c_in + 2 * c_out for c_in, c_out in zip(chans[:-1], chans[1:], strict=True)) * x[0, 0].numel()
+        out[name] = {"flops": flops(step), "bytes": 4 * 10 * floats}
+    for name, t in median_times(steps, rounds).items():
+        f, b = out[name]["flops"], out[name]["bytes"]
+        roof = max(f / (limits["matmul_gflops"] * 1e9), b / (limits["copy_gbs"] * 1e9))
+        out[name].update(seconds=t, roofline_s=roof, over_roofline=t / roof)
+    return out
+
+
+def bench(rounds: int = 11, latency_rounds: int = 21, models: tuple[str, ...] = MODELS) -> dict:
+    geom = default_geometry()
+    limits = machine_limits()
+    out: dict = {"geometry": geom.__dict__, "threads": torch.get_num_threads(), "limits": limits, "models": {}}
+    steps, predicts = {}, {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in models:
+            for reg in REGS:
+                key = f"{name}-{reg}"
+                step, predict, info = _trainer_step(name, reg, geom, Path(tmp))
+                for _ in range(2):  # warm up the allocator and oneDNN's kernel choice
+                    step()
+                    predict()
+                info.update(model=name, reg=reg, flops=flops(step))
+                out["models"][key], steps[key], predicts[key] = info, step, predict
+        for key, t in median_times(steps, rounds).items():
+            m = out["models"][key]
+            m.update(step_s=t, gflops=m["flops"] / t / 1e9)
+            m["peak_share"] = m["gflops"] / limits["matmul_gflops"]
+        for key, t in median_times(predicts, latency_rounds).items():
+            out["models"][key]["latency_s"] = t
+    for m in out["models"].values():
+        base = out["models"].get(f"conv3d-{m['reg']}")
+        m["step_vs_conv3d"] = m["step_s"] / base["step_s"] if base else None
+    out["layer"] = layer_bench(limits, rounds)
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    write_json(OUT, out)
+    return out
+
+
+def verdicts(out: dict) -> list[str]:
+    """Issue 9's targets, each PASS or FAIL on this run's figures."""
+    models, lines = out["models"], []
+    for name, limit in STEP_RATIO.items():
+        r = models.get(f"{name}-basic", {}).get("step_vs_conv3d")
+        if r is not None:
+            lines.append(f"{models[f'{name}-basic']['label']} step <= {limit}x Conv3D: {r:.2f}x {_pf(r <= limit)}")
+    if "conv3d-basic" in models:
+        share = models["conv3d-basic"]["peak_share"]
+        lines.append(f"Conv3D >= {CONV3D_PEAK:.0%} of the matmul peak: {share:.0%} {_pf(share >= CONV3D_PEAK)}")
+    low = min(models.values(), key=lambda m: m["peak_share"])
+    lines.append(
+        f"no model below {FLOOR_PEAK:.0%} of peak: lowest {low['label']}/{low['reg']} "
+        f"{low['peak_share']:.0%} {_pf(low['peak_share'] >= FLOOR_PEAK)}"
+    )
+    over = out["layer"]["2.5Db"]["over_roofline"]
+    lines.append(f"2.5Db layer within {LAYER_ROOFLINE}x of its roofline: {over:.1f}x {_pf(over <= LAYER_ROOFLINE)}")
+    return lines
+
+
+def _pf(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
 
 
 def report(out: dict) -> str:
-    g, models = out["geometry"], out["models"]
-    base = models["conv3d"]
+    g, lim = out["geometry"], out["limits"]
     lines = [
-        f"Surrogates on the default preset geometry (NT={g.n_times}, {g.height}x{g.width} zone), default "
-        f"widths, reg=basic, batch {out['batch']}, {out['threads']} CPU thread(s), medians of interleaved rounds:",
+        f"Surrogates on the default preset geometry (NT={g['n_times']}, {g['height']}x{g['width']} zone, "
+        f"B={g['n_boundary']}), default widths, {out['threads']} CPU thread(s); matmul peak "
+        f"{lim['matmul_gflops']:.1f} GFLOP/s, copy bandwidth {lim['copy_gbs']:.1f} GB/s (same run); "
+        "medians of interleaved rounds:",
         "",
-        "| model | parameters | param. reduction | train step | step ratio | 1-sample prediction |",
-        "|---|---|---|---|---|---|",
+        "| model | reg | parameters | GFLOP / step | train step | GFLOP/s | share of peak | step / Conv3D "
+        "| 1-sample prediction |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    verdicts = []
-    for name, m in models.items():
-        ratio = m["step_s"] / base["step_s"]
-        reduction = base["parameters"] / m["parameters"]
+    for m in out["models"].values():
+        ratio = "-" if m["step_vs_conv3d"] is None else f"{m['step_vs_conv3d']:.2f}"
         lines.append(
-            f"| {m['label']} | {m['parameters']:,} | {reduction:.2f}x | {1e3 * m['step_s']:.1f} ms | "
-            f"{ratio:.2f} | {1e3 * m['latency_s']:.2f} ms |"
+            f"| {m['label']} | {m['reg']} | {m['parameters']:,} | {m['flops'] / 1e9:.3f} | "
+            f"{1e3 * m['step_s']:.1f} ms | {m['gflops']:.1f} | {m['peak_share']:.0%} | {ratio} | "
+            f"{1e3 * m['latency_s']:.2f} ms |"
         )
-        if name in TARGETS:
-            max_ratio, min_red = TARGETS[name]
-            ok = ratio <= max_ratio and reduction >= min_red
-            verdicts.append(
-                f"{m['label']}: step <= {max_ratio}x Conv3D and params >= {min_red}x fewer: {'PASS' if ok else 'FAIL'}"
-            )
-    layer = out["layer"]
-    lines += [
-        "",
-        "One 32->32 layer on (33, 17, 17), batch 10, forward + backward: "
-        + ", ".join(f"{k} {1e3 * v:.1f} ms" for k, v in layer.items())
-        + f" (2.5D / dense: {layer['2.5D'] / layer['dense']:.2f}, vs channels-last dense: "
-        f"{layer['2.5D'] / layer['dense_channels_last']:.2f})",
-        "",
-        "; ".join(verdicts),
-    ]
-    return "\n".join(lines)
+    lines += ["", "One 32->32 layer on (33, 17, 17), batch 10, forward + backward:", ""]
+    lines += ["| layer | GFLOP | MB moved | time | roofline | time / roofline |", "|---|---|---|---|---|---|"]
+    for name, r in out["layer"].items():
+        lines.append(
+            f"| {name} | {r['flops'] / 1e9:.3f} | {r['bytes'] / 1e6:.0f} | {1e3 * r['seconds']:.1f} ms | "
+            f"{1e3 * r['roofline_s']:.1f} ms | {r['over_roofline']:.1f}x |"
+        )
+    return "\n".join([*lines, "", *verdicts(out), f"written: {OUT}"])

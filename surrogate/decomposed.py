@@ -13,15 +13,27 @@ whose kernel is the rank-r CP tensor
 instead of C_out C_in prod_k n_k. With ``nonlinear=True`` an activation follows every factor but the
 last (the paper's non-linear decomposition).
 
-Implementation, chosen once in ``__init__``: for d <= 3 every factor is a ``conv{d}d`` whose kernel is 1
-along the other axes, so no data is reshaped or transposed (the paper's eq. 15-17 spell out a
-reshape/transpose form; this is the same operator with no copies, and oneDNN runs it fast). For
-d > 3 (PyTorch has no conv4d) each factor folds the other axes into the batch and runs a
-``conv{|K_j|}d``. Periodic axes are padded circularly, the others with zeros ("same" size).
+Implementation, chosen once in ``__init__`` (``impl``):
+
+* ``"gemm"`` (any number of axes, one code path): the layer works channels-last,
+  (N, *grid, C), and each factor is one large matrix product followed by shifted sums. For a factor
+  with kernel offsets k = 1..K over its axes, ``z = x @ [W_1 .. W_K]`` computes every offset's
+  contribution at once (one GEMM of M = N prod(grid) rows), then ``y[p] = sum_k z_k[p + o_k]`` adds
+  the shifted slices (zeros beyond the edge, wrap-around on periodic axes). A depthwise middle factor
+  is K broadcast multiply-adds. One-way factors thus become a few big GEMMs instead of degenerate
+  convolutions with a kernel of size 1 along most axes, which oneDNN runs far below its peak. The
+  output is returned as a channels-last view, so the next layer reads it without a copy.
+* ``"conv"`` (the default: measured faster on the CPU, see ``make bench``): for d <= 3 every factor is a
+  ``conv{d}d`` whose kernel is 1 along the other axes, on channels-last data (``channels_last``);
+  for d > 3 (PyTorch has no conv4d) each factor folds the other axes into the batch and runs a
+  ``conv{|K_j|}d``.
+
+Periodic axes are padded circularly, the others with zeros ("same" size), in both.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
 
@@ -50,6 +62,18 @@ def convolve(
     """'Same'-size convolution of ``x`` (N, C, *grid) with ``weight`` (O, C/groups, *kernel), odd
     kernel sizes, circular padding on periodic axes and zeros elsewhere; any number of grid axes."""
     d = x.dim() - 2
+    ks = weight.shape[2:]
+    tail = next((i for i, k in enumerate(reversed(ks)) if k != 1), d)
+    if 2 <= tail < d:
+        # Trailing axes the kernel does not touch merge into one (a view, channels-last or not):
+        # a (3, 1, 1) factor runs as a (3, 1) conv2d, which oneDNN takes, where conv3d falls back to
+        # a slow reference kernel (about 3x, make bench).
+        keep = d - tail
+        grid = x.shape[2:]
+        merged = x.reshape(*x.shape[:2], *grid[:keep], math.prod(grid[keep:]))
+        w = weight.reshape(*weight.shape[:2], *ks[:keep], 1)
+        y = convolve(merged, w, bias, groups, [*periodic[:keep], False])
+        return y.reshape(*y.shape[:2], *grid)
     half = [k // 2 for k in weight.shape[2:]]
     for axis, (h, per) in enumerate(zip(half, periodic, strict=True)):
         if per and h:
@@ -74,6 +98,82 @@ def convolve(
     for pos, src in enumerate(perm):
         inv[src] = pos
     return y.permute(inv)
+
+
+def _shift_plan(
+    axes: Sequence[int], sizes: Sequence[int], periodic: Sequence[bool], ndim: int
+) -> tuple[int, list[tuple[int, list[tuple[int, int]], tuple, tuple]]]:
+    """For a channels-last tensor of ``ndim`` dims (N, *grid, C): the centre offset's index and, for
+    every other offset k, its rolls on periodic axes and the (destination, source) slices on the others
+    such that ``y[dst] += roll(z_k)[src]`` realises ``y[p] += z_k[p + o_k]``."""
+    offsets = list(itertools.product(*[range(-(n // 2), n // 2 + 1) for n in sizes]))
+    centre = offsets.index(tuple(0 for _ in sizes))
+    plan = []
+    for k, offs in enumerate(offsets):
+        if k == centre:
+            continue
+        rolls = [(a + 1, -o) for a, o in zip(axes, offs, strict=True) if periodic[a] and o]
+        dst, src = [slice(None)] * ndim, [slice(None)] * ndim
+        for a, o in zip(axes, offs, strict=True):
+            if o and not periodic[a]:
+                dst[a + 1] = slice(max(0, -o), -o if o > 0 else None)
+                src[a + 1] = slice(max(0, o), o if o < 0 else None)
+        plan.append((k, rolls, tuple(dst), tuple(src)))
+    return centre, plan
+
+
+def _roll(x: torch.Tensor, rolls: list[tuple[int, int]], sign: int = 1) -> torch.Tensor:
+    return torch.roll(x, shifts=[sign * s for _, s in rolls], dims=[d for d, _ in rolls]) if rolls else x
+
+
+class ShiftedSum(torch.autograd.Function):
+    """``y[p] = sum_k z[p + o_k, k]`` for channels-last ``z`` (N, *grid, K, C), zero beyond the edge of a
+    non-periodic axis, wrapping on a periodic one. Forward: the centre offset's slice, then one
+    in-place slice add per offset; backward: each offset's gradient is a shifted slice of the output
+    gradient (no full-size temporaries per offset, unlike autograd through slice assignments)."""
+
+    @staticmethod
+    def forward(ctx, z, axes, sizes, periodic):
+        centre, plan = _shift_plan(axes, sizes, periodic, z.dim() - 1)
+        ctx.plan, ctx.centre = plan, centre
+        y = z[..., centre, :].clone()
+        for k, rolls, dst, src in plan:
+            y[dst] += _roll(z[..., k, :], rolls)[src]
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        grad = g.new_zeros(*g.shape[:-1], len(ctx.plan) + 1, g.shape[-1])
+        grad[..., ctx.centre, :] = g
+        for k, rolls, dst, src in ctx.plan:
+            if rolls:
+                part = g.new_zeros(g.shape)
+                part[src] = g[dst]
+                grad[..., k, :] = _roll(part, rolls, -1)
+            else:
+                grad[..., k, :][src] = g[dst]
+        return grad, None, None, None
+
+
+def shifted_sum(z: torch.Tensor, axes: Sequence[int], sizes: Sequence[int], periodic: Sequence[bool]) -> torch.Tensor:
+    """``y[p] = sum_k z[p + o_k, k]`` over the centred offsets of a kernel of ``sizes`` on ``axes``."""
+    return ShiftedSum.apply(z, tuple(axes), tuple(sizes), tuple(periodic))
+
+
+def gemm_factor(
+    x: torch.Tensor, weight: torch.Tensor, groups: int, axes: Sequence[int], periodic: Sequence[bool]
+) -> torch.Tensor:
+    """One factor on channels-last ``x`` (N, *grid, C_in) -> (N, *grid, C_out): a GEMM (or, depthwise,
+    a broadcast product) giving every kernel offset's contribution, then their shifted sum."""
+    c_out, c_in = weight.shape[:2]
+    sizes = [weight.shape[2 + a] for a in axes]
+    k = math.prod(sizes)
+    w = weight.reshape(c_out, c_in, k)
+    if groups == 1:
+        z = (x.reshape(-1, c_in) @ w.permute(1, 2, 0).reshape(c_in, k * c_out)).view(*x.shape[:-1], k, c_out)
+    else:  # depthwise: channel rho of the input feeds channel rho of the output
+        z = x.unsqueeze(-2) * w[:, 0].t()
+    return shifted_sum(z, axes, sizes, periodic)
 
 
 def factor_shapes(kernel: Sequence[int], factors: Sequence[Sequence[int]]) -> list[tuple[int, ...]]:
@@ -107,9 +207,18 @@ class DecomposedConv(nn.Module):
         nonlinear: bool = False,
         activation: Callable[[], nn.Module] = nn.ELU,
         bias: bool = True,
+        impl: str | None = None,
+        channels_last: bool = True,
     ):
         super().__init__()
         d = len(kernel)
+        impl = impl or "conv"
+        if impl not in ("gemm", "conv"):
+            raise ValueError(f"impl={impl!r}: allowed 'gemm' or 'conv' (or None: chosen by the factors)")
+        self.impl = impl
+        # oneDNN's convolutions run faster on channels-last data (dense Conv3d: about 1.5x, make bench)
+        formats = {2: torch.channels_last, 3: torch.channels_last_3d}
+        self.memory_format = formats.get(d) if channels_last and impl == "conv" else None
         flat = sorted(a for g in factors for a in g)
         if flat != list(range(d)):
             raise ValueError(f"factors {factors} must partition the axes 0..{d - 1}")
@@ -155,6 +264,24 @@ class DecomposedConv(nn.Module):
         return reconstruct(list(self.weights))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._gemm(x) if self.impl == "gemm" else self._conv(x)
+
+    def _gemm(self, x: torch.Tensor) -> torch.Tensor:
+        h = x.movedim(1, -1)
+        if not h.is_contiguous():
+            h = h.contiguous()  # free when the previous layer left a channels-last view
+        last = len(self.weights) - 1
+        for j, (w, g, axes) in enumerate(zip(self.weights, self.groups, self.factors, strict=True)):
+            h = gemm_factor(h, w, g, axes, self.periodic)
+            if self.acts is not None and j < last:
+                h = self.acts[j](h)
+        if self.bias is not None:
+            h = h + self.bias
+        return h.movedim(-1, 1)
+
+    def _conv(self, x: torch.Tensor) -> torch.Tensor:
+        if self.memory_format is not None:
+            x = x.contiguous(memory_format=self.memory_format)  # a no-op when already channels-last
         last = len(self.weights) - 1
         for j, (w, g) in enumerate(zip(self.weights, self.groups, strict=True)):
             x = convolve(x, w, self.bias if j == last else None, g, self.periodic)

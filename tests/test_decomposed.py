@@ -38,21 +38,25 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize("impl", ["conv", "gemm"])
 @pytest.mark.parametrize(("kernel", "factors"), CASES)
 @pytest.mark.parametrize("periodic_first", [False, True])
-def test_linear_decomposition_is_a_dense_conv_with_the_cp_kernel(kernel, factors, periodic_first):
+def test_linear_decomposition_is_a_dense_conv_with_the_cp_kernel(kernel, factors, periodic_first, impl):
     d = len(kernel)
     periodic = [periodic_first] + [False] * (d - 1)
-    layer = DecomposedConv(4, 6, kernel, factors, rank=3, periodic=periodic).double()
+    layer = DecomposedConv(4, 6, kernel, factors, rank=3, periodic=periodic, impl=impl).double()
     x = torch.randn(2, 4, *[7, 6, 8][:d], dtype=torch.float64)
     out = layer(x)
     assert out.shape == (2, 6, *x.shape[2:])
     assert torch.allclose(out, _dense_reference(layer, x), atol=1e-13, rtol=0)
 
 
-def test_four_dimensional_layer_against_an_independent_sum_of_shifts():
+@pytest.mark.parametrize("impl", ["conv", "gemm"])
+def test_four_dimensional_layer_against_an_independent_sum_of_shifts(impl):
     """PyTorch has no conv4d: compare with a direct sum over the 81 kernel offsets."""
-    layer = DecomposedConv(3, 2, (3, 3, 3, 3), [[0], [1], [2], [3]], rank=2, periodic=[False, False, True, False])
+    layer = DecomposedConv(
+        3, 2, (3, 3, 3, 3), [[0], [1], [2], [3]], rank=2, periodic=[False, False, True, False], impl=impl
+    )
     layer = layer.double()
     x = torch.randn(2, 3, 5, 4, 6, 5, dtype=torch.float64)
     w = layer.dense_kernel()
@@ -65,8 +69,9 @@ def test_four_dimensional_layer_against_an_independent_sum_of_shifts():
     assert torch.allclose(layer(x), ref, atol=1e-13, rtol=0)
 
 
-def test_gradients_match_the_dense_equivalent_and_pass_gradcheck():
-    layer = DecomposedConv(2, 3, (3, 3), [[0], [1]], rank=2).double()
+@pytest.mark.parametrize("impl", ["conv", "gemm"])
+def test_gradients_match_the_dense_equivalent_and_pass_gradcheck(impl):
+    layer = DecomposedConv(2, 3, (3, 3), [[0], [1]], rank=2, periodic=[True, False], impl=impl).double()
     x = torch.randn(1, 2, 5, 4, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda inp: layer(inp), (x,))
     g_dec = torch.autograd.grad(layer(x).sin().sum(), x)[0]
