@@ -21,7 +21,7 @@ PY_CANDIDATES = $(PYTHON) python3.12 python3.13 python3 \
 	$(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3)
 PIP_NOISE := is ignored: it is neither a file nor a directory
 
-.PHONY: help setup data train submodel baselines report grid study tables all test test-fast test-mpi test-slurm lint bench clean
+.PHONY: help setup data train submodel baselines report grid study study-boundary tables all test test-fast test-mpi test-slurm lint bench clean
 
 help: ## list the targets
 	@echo "wavezoom targets (overrides: make <target> ARGS='key=value ...'):"
@@ -78,6 +78,16 @@ study: $(STAMP) ## regenerate docs/results/small-quick: 3D family x {Basic, BN} 
 	$(PY) -m pipeline.submodel target=$(STUDY) progress=false
 	$(PY) -m pipeline.tables $(STUDY) --out docs/results/small-quick
 	$(PY) -m pipeline.report target=$(STUDY) report.out=docs/results/small-quick
+
+study-boundary: $(STAMP) ## regenerate docs/results/small-quick-boundary: 5 boundary models x {Basic, BN, E&SL} x 3 seeds
+	$(PY) -m pipeline.data progress=false
+	$(PY) -m pipeline.baselines progress=false
+	$(PY) -m pipeline.train -m model=fc_t_boundary,conv1d_boundary,conv1d_t_boundary,conv2d_boundary,conv1_5d_boundary \
+		reg=basic,bn,e_sl seed=0,1,2 train=quick hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 \
+		progress=false hydra.sweep.dir=$(STUDY)-boundary
+	$(PY) -m pipeline.submodel target=$(STUDY)-boundary progress=false
+	$(PY) -m pipeline.tables $(STUDY)-boundary --out docs/results/small-quick-boundary
+	$(PY) -m pipeline.report target=$(STUDY)-boundary report.out=docs/results/small-quick-boundary
 
 test: $(STAMP) ## run the test suite, then the MPI tests under mpirun (NP=2 ranks)
 	$(PY) -m pytest $(ARGS)

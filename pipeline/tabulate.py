@@ -53,7 +53,8 @@ class Stat:
     def of(values: list[float]) -> Stat | None:
         if not values:
             return None
-        std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+        # identical values (a parameter count over seeds) have no spread, not a rounding residue
+        std = float(np.std(values, ddof=1)) if len(values) > 1 and max(values) != min(values) else 0.0
         return Stat(float(np.mean(values)), std, len(values))
 
     def format(self, fmt: str = "{:.2f}") -> str:
@@ -312,6 +313,8 @@ def render(sweep: Sweep) -> tuple[str, dict[str, str]]:
         writer.writerow(["model", *[x for _, lbl in COLS for x in (lbl, f"{lbl} std", f"{lbl} n")]])
         for r, label in table.rows:
             cells = [stats[(r, c)] for c, _ in COLS]
+            if all(v is None for v in cells) and not any(m == r for m, _ in sweep.groups):
+                continue  # a model this sweep never ran: no row of dashes
             md.append(f"| {label} | " + " | ".join("-" if v is None else v.format(table.fmt) for v in cells) + " |")
             writer.writerow(
                 [

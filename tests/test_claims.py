@@ -43,9 +43,13 @@ def test_claims_from_known_runs(tmp_path):
         _run(tmp_path, "conv2_5d", "basic", s, c25, parameters=3000)
         _run(tmp_path, "conv2d", "basic", s, 9.0 + s, train=1.0)
         _run(tmp_path, "conv1d_boundary", "basic", s, 2.0, target="boundary", zoom=2.5)
+        _run(tmp_path, "conv2d_boundary", "basic", s, 2.0 + 0.1 * s, target="boundary", parameters=4000)
+        _run(tmp_path, "conv1_5d_boundary", "basic", s, 2.0 + 0.1 * s, target="boundary", parameters=2000)
     text = "\n".join(claims(collect(tmp_path)))
-    assert f"**Decomposed models match Conv3D with fewer parameters**: {HOLDS}" in text
+    assert f"**Decomposed models match their dense parent with fewer parameters**: {HOLDS}" in text
     assert "3.0x fewer parameters" in text and "0.00 points (within noise)" in text
+    assert "Conv1.5D Boundary / basic: 2.10 ± 0.10% (n=3) vs Conv2D Boundary 2.10 ± 0.10% (n=3)" in text
+    assert "2.0x fewer parameters" in text
     assert f"**BN lowers the error (BN vs Basic)**: {HOLDS}" in text and "-2.00 points (lower)" in text
     assert f"**Boundary models are best after zoom**: {HOLDS}" in text
     assert f"**Conv2D overfits** (test - train eps of u, Basic): {HOLDS}" in text
