@@ -29,6 +29,7 @@ from pipeline.runs import load_splits  # noqa: E402
 from pipeline.tabulate import COLS, ROWS, Sweep, collect, render  # noqa: E402
 from pipeline.validate import check_submodel  # noqa: E402
 from surrogate.metrics import ErrorSpec  # noqa: E402
+from surrogate.targets import target as target_strategy  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +156,7 @@ def fig_params_vs_error(sweep: Sweep, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     markers = dict(zip([c for c, _ in COLS], "osDv^P", strict=True))
     for (_, reg), cell in sweep.cells.items():
-        boundary = cell["metrics"].get("target") != "field"
+        boundary = not target_strategy(cell["metrics"].get("target", "field")).full_field
         ax.scatter(
             cell["metrics"]["parameters"],
             100 * _score(cell),

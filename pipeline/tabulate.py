@@ -24,6 +24,7 @@ import yaml
 
 from pipeline.artefacts import BASELINES, SUBMODEL, RunError
 from pipeline.runs import read_metrics, run_dirs
+from surrogate.targets import target
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ def _group(name: str) -> list[dict]:
 
 
 ROWS: list[tuple[str, str]] = [(d["name"], d["label"]) for d in _group("model")]
-FULL_ROWS: list[tuple[str, str]] = [(d["name"], d["label"]) for d in _group("model") if d["target"] == "field"]
+FULL_ROWS: list[tuple[str, str]] = [(d["name"], d["label"]) for d in _group("model") if target(d["target"]).full_field]
 COLS: list[tuple[str, str]] = [(d["name"], d["label"]) for d in _group("reg")]
 
 
