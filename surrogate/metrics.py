@@ -29,8 +29,9 @@ class ErrorSpec:
     def __post_init__(self):
         if self.normaliser not in NORMALISERS:
             raise ValueError(f"metrics.normaliser={self.normaliser!r}: allowed {NORMALISERS}")
-        if not 0 <= self.active_threshold < 1:
-            raise ValueError(f"metrics.active_threshold={self.active_threshold}: must be in [0, 1)")
+        a = self.active_threshold
+        if isinstance(a, bool) or not isinstance(a, int | float) or not 0 <= a < 1:
+            raise ValueError(f"metrics.active_threshold={a!r}: must be a number >= 0 and < 1")
 
     def caption(self) -> str:
         if self.normaliser == "time":

@@ -26,6 +26,9 @@ class Regularization:
     order: int = 0
 
     def __post_init__(self):
+        for key in ("batch_norm", "shared"):
+            if not isinstance(getattr(self, key), bool):
+                raise ValueError(f"reg.{key}={getattr(self, key)!r}: must be true or false")
         if not isinstance(self.euler, int | float) or isinstance(self.euler, bool) or self.euler < 0:
             raise ValueError(f"reg.euler={self.euler!r}: must be a number >= 0 (0: no Euler term)")
         if self.batch_norm and self.euler > 0:

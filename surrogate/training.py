@@ -45,13 +45,23 @@ class TrainSpec:
     scaler_floor: float = 1e-3
 
     def __post_init__(self):
+        def integer(v) -> bool:
+            return isinstance(v, int) and not isinstance(v, bool)
+
+        def number(v) -> bool:
+            return isinstance(v, int | float) and not isinstance(v, bool)
+
         for key in ("epochs", "batch_size", "checkpoint_every"):
-            if not (isinstance(getattr(self, key), int) and getattr(self, key) >= 1):
+            if not (integer(getattr(self, key)) and getattr(self, key) >= 1):
                 raise ValueError(f"train.{key}={getattr(self, key)!r}: must be an integer >= 1")
-        if not (self.lr > 0 and self.lr_final > 0):
-            raise ValueError(f"train.lr={self.lr}, train.lr_final={self.lr_final}: must be > 0")
-        if self.times_per_sample is not None and self.times_per_sample < 1:
-            raise ValueError(f"train.times_per_sample={self.times_per_sample}: must be >= 1 or null (all)")
+        for key in ("lr", "lr_final"):
+            if not (number(getattr(self, key)) and getattr(self, key) > 0):
+                raise ValueError(f"train.{key}={getattr(self, key)!r}: must be a number > 0")
+        if not (number(self.scaler_floor) and self.scaler_floor >= 0):
+            raise ValueError(f"train.scaler_floor={self.scaler_floor!r}: must be a number >= 0")
+        t = self.times_per_sample
+        if t is not None and not (integer(t) and t >= 1):
+            raise ValueError(f"train.times_per_sample={t!r}: must be an integer >= 1 or null (all)")
 
     def lr_at(self, epoch: int) -> float:
         """Geometric decay from lr (epoch 0) to lr_final (the last epoch); constant if they agree."""

@@ -155,6 +155,9 @@ TRAIN_BAD = [
     ("metrics.active_threshold=2", r"metrics.active_threshold=2: must be a number >= 0 and < 1"),
     ("device=gpu", r"device='gpu': allowed auto, cpu"),
     ("reg.euler=-1", r"reg.euler=-1: must be a number >= 0"),
+    ("reg.batch_norm=maybe", r"reg.batch_norm='maybe': must be true or false"),
+    ("train.times_per_sample=2.5", r"train.times_per_sample=2.5: must be an integer >= 1 or null"),
+    ("train.scaler_floor=abc", r"train.scaler_floor='abc': must be a number >= 0"),
 ]
 
 
