@@ -26,6 +26,8 @@ import h5py
 import numpy as np
 import yaml
 
+from fe.spec import Physics, Sampling, SourceRegion, build  # pure checks, no DOLFINx
+
 SCHEMA_VERSION = 2
 
 
@@ -163,8 +165,6 @@ def check_design(path: Path, params: np.ndarray, attrs: dict) -> None:
     """Every stored p = (omega, xs, ys) must be one the recorded config admits: omega in its range,
     the source in the source box and outside the zone grown by margin_zone; and the design's hash
     must match the one written at creation."""
-    from fe.spec import Physics, Sampling, SourceRegion, build  # pure checks, no DOLFINx
-
     stored = attrs.get("params_sha256")
     if stored is not None and stored != params_sha256(params):
         raise DatasetError(f"{path}: corrupt dataset (params differ from the design written at creation)")

@@ -77,9 +77,10 @@ def model_spec(cfg: DictConfig, geom: Geometry) -> dict:
     return spec
 
 
-def build_model(cfg: DictConfig, geom: Geometry) -> TwoFieldSurrogate:
-    """The configured model, initialised from ``cfg.seed``."""
-    spec = model_spec(cfg, geom)
+def build_model(cfg: DictConfig, geom: Geometry, spec: dict | None = None) -> TwoFieldSurrogate:
+    """The configured model (from ``spec`` when the caller already made it), initialised from
+    ``cfg.seed``."""
+    spec = spec if spec is not None else model_spec(cfg, geom)
     torch.manual_seed(int(cfg.seed))
     return checkpoint.build(spec)
 

@@ -98,6 +98,7 @@ def collect(root: str | Path, baselines: str | Path | None = None) -> Sweep:
     ``<results_dir>/baselines/<data>/baselines.json``, when it exists and matches their data)."""
     sweep = Sweep(Path(root))
     seen: dict[tuple[str, str, int], str] = {}
+    first: str | None = None
     for run in run_dirs(root):
         try:
             metrics = read_metrics(run)
@@ -105,7 +106,7 @@ def collect(root: str | Path, baselines: str | Path | None = None) -> Sweep:
             sweep.problems.append(str(err))
             continue
         data = metrics.get("data_fingerprint")
-        first = next((c["metrics"].get("data_fingerprint") for g in sweep.groups.values() for c in g), data)
+        first = first or data  # the data of the first run kept
         if data != first:
             sweep.problems.append(
                 f"run {run.name}: trained on data {str(data)[:12]}, the sweep's other runs on "

@@ -51,10 +51,11 @@ def train_run(cfg: DictConfig, run_dir: str | Path, on_epoch=None) -> dict:
     torch.use_deterministic_algorithms(True, warn_only=True)
     train, test = load_data(cfg)
     geom = geometry(train)
-    model, reg = build_model(cfg, geom), regularization(cfg)
+    spec = model_spec(cfg, geom)
+    model, reg = build_model(cfg, geom, spec), regularization(cfg)
     meta = record(OmegaConf.to_yaml(cfg, resolve=True), content(cfg, train))
     meta.update(
-        model_spec=model_spec(cfg, geom),
+        model_spec=spec,
         data_fingerprint=train.attrs.get("fingerprint"),
         threads=torch.get_num_threads(),
     )

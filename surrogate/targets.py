@@ -19,6 +19,8 @@ class Split(Protocol):
     u: np.ndarray
     v: np.ndarray
     boundary_index: np.ndarray
+    boundary_u: np.ndarray  # (N, NT, B): the fields on the loop
+    boundary_v: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ class BoundaryTarget(Target):
     full_field: bool = False
 
     def arrays(self, ds: Split) -> tuple[np.ndarray, np.ndarray]:
-        return FieldTarget().trace(ds.u, ds.boundary_index), FieldTarget().trace(ds.v, ds.boundary_index)
+        return ds.boundary_u, ds.boundary_v
 
     def trace(self, pred: np.ndarray, loop: np.ndarray) -> np.ndarray:
         return pred  # a boundary model predicts the trace itself
