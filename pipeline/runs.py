@@ -13,7 +13,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from fe import dataset
-from pipeline.artefacts import CHECKPOINT, METRICS, ConfigError, RunError, check_data
+from pipeline.artefacts import CHECKPOINT, METRICS, ConfigError, RunError, check_data, short
 from surrogate import checkpoint
 from surrogate.checkpoint import CheckpointError
 from surrogate.models import Geometry, TwoFieldSurrogate
@@ -32,8 +32,8 @@ def load_splits(root: str | Path) -> tuple[dataset.Dataset, dataset.Dataset]:
             raise dataset.DatasetError(f"{ds.path}: holds the {ds.attrs.get('split')!r} split, expected {split!r}")
     if train.attrs.get("fingerprint") != test.attrs.get("fingerprint"):
         raise dataset.DatasetError(
-            f"{root}: train.h5 (data {str(train.attrs.get('fingerprint'))[:12]}) and test.h5 (data "
-            f"{str(test.attrs.get('fingerprint'))[:12]}) were made by different configs; regenerate both "
+            f"{root}: train.h5 (data {short(train.attrs.get('fingerprint'))}) and test.h5 (data "
+            f"{short(test.attrs.get('fingerprint'))}) were made by different configs; regenerate both "
             "with python -m pipeline.data"
         )
     return train, test

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from pipeline.artefacts import BASELINES, SUBMODEL, RunError
+from pipeline.artefacts import BASELINES, SUBMODEL, RunError, short
 from pipeline.runs import read_metrics, run_dirs
 from surrogate.targets import target
 
@@ -109,8 +109,8 @@ def collect(root: str | Path, baselines: str | Path | None = None) -> Sweep:
         first = first or data  # the data of the first run kept
         if data != first:
             sweep.problems.append(
-                f"run {run.name}: trained on data {str(data)[:12]}, the sweep's other runs on "
-                f"{str(first)[:12]}; left out (one table compares runs on one dataset)"
+                f"run {run.name}: trained on data {short(data)}, the sweep's other runs on "
+                f"{short(first)}; left out (one table compares runs on one dataset)"
             )
             continue
         key, seed = (metrics["model"], metrics["reg"]), _seed(metrics)
@@ -164,7 +164,7 @@ def _baselines(sweep: Sweep, path: str | Path | None) -> dict | None:
     want = metrics.get("data_fingerprint") if metrics else None
     if want and doc.get("data_fingerprint") != want:
         sweep.problems.append(
-            f"{path}: made on data {doc.get('data_fingerprint', '?')[:12]}, the runs on {want[:12]}; "
+            f"{path}: made on data {short(doc.get('data_fingerprint'))}, the runs on {short(want)}; "
             "no baseline rows (re-run python -m pipeline.baselines)"
         )
         return None
