@@ -62,7 +62,7 @@ baselines: $(STAMP) ## non-neural baselines (zero, nearest, RBF, POD+RBF) on the
 all: data train submodel baselines report ## the stages on the default small preset, baselines included
 
 grid: $(STAMP) ## the paper's 11 x 6 grid as one Hydra multirun (joblib, NJOBS at a time, PROTOCOL=short, SEEDS=0 or 0,1,2)
-	$(PY) -m pipeline.train -m 'model=glob(*)' 'reg=glob(*)' train=$(PROTOCOL) hydra/launcher=local \
+	$(PY) -m pipeline.train -m 'model=glob(*,exclude=[conv4d,conv3_5d,conv3_5db])' 'reg=glob(*)' train=$(PROTOCOL) hydra/launcher=local \
 		hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false seed=$(SEEDS) $(ARGS)
 
 tables: $(STAMP) ## gather a sweep into the paper's tables (SWEEP=results/sweeps/small-short)

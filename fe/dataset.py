@@ -1,13 +1,14 @@
 """The HDF5 contract between the data stage and everything after it (documented in data/README.md).
 
-One file per split. Datasets: ``params`` (N, 3) as (omega, xs, ys); ``design/unit`` (N, 3) the LHS
-points they came from; ``t`` (NT,); ``zone/x`` (W,), ``zone/y`` (H,); ``u`` and ``v`` (N, NT, H, W)
-float64, one chunk per sample, gzip-compressed; ``boundary/index`` (B, 2) the (row, col) of the
-ordered boundary loop; ``done`` (N,) bool. Root attributes: ``schema_version``, ``config`` (resolved
-config, YAML), ``fingerprint`` (hash of what determines the data), ``versions`` (JSON), ``git_revision``,
-``created``, ``design``, ``split``, ``complete``, ``params_sha256``.
+One file per split. Datasets: ``params`` (N, 1 + dim) as (omega, xs, ys[, zs]); ``design/unit`` the LHS
+points they came from; ``t`` (NT,); ``zone/x`` (W,), ``zone/y`` (H,), in 3D ``zone/z`` (D,); ``u`` and
+``v`` (N, NT, H, W) or (N, NT, D, H, W) float64, one chunk per sample, gzip-compressed;
+``boundary/index`` (B, dim) the grid indices of the boundary nodes (2D: the ordered loop, (row, col);
+3D: the surface nodes in C order, (k, i, j)); ``done`` (N,) bool. Root attributes: ``schema_version``,
+``config`` (resolved config, YAML), ``fingerprint`` (hash of what determines the data), ``versions``
+(JSON), ``git_revision``, ``created``, ``design``, ``split``, ``complete``, ``params_sha256``.
 
-Integrity (schema 2): every dataset carries HDF5's Fletcher-32 checksum, so a flipped bit in a chunk
+Integrity (since schema 2): every dataset carries HDF5's Fletcher-32 checksum, so a flipped bit in a chunk
 fails the read; ``params_sha256`` guards the design against rewrites, and :func:`load` checks each
 stored source against the design the recorded config admits (omega range, source box minus the zone).
 
@@ -28,7 +29,8 @@ import yaml
 
 from fe.spec import Physics, Sampling, SourceRegion, build  # pure checks, no DOLFINx
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+READABLE = (1, 2, 3)  # 3: 3D zones (zone/z, (B, 3) boundary index); 2D files of versions 1-2 still load
 
 
 class DatasetError(ValueError):
@@ -37,7 +39,8 @@ class DatasetError(ValueError):
 
 @dataclass
 class Dataset:
-    """A loaded split. Fields are ``(N, NT, H, W)``; ``boundary_index`` is ``(B, 2)``."""
+    """A loaded split. Fields are ``(N, NT, *zone)`` with zone ``(H, W)`` or ``(D, H, W)``;
+    ``boundary_index`` is ``(B, dim)``; ``z`` is None in 2D."""
 
     path: Path
     params: np.ndarray
@@ -48,14 +51,19 @@ class Dataset:
     v: np.ndarray
     boundary_index: np.ndarray
     attrs: dict = field(default_factory=dict)
+    z: np.ndarray | None = None
+
+    @property
+    def dim(self) -> int:
+        return self.u.ndim - 2
 
     @property
     def boundary_u(self) -> np.ndarray:
-        return self.u[..., self.boundary_index[:, 0], self.boundary_index[:, 1]]
+        return self.u[(Ellipsis, *self.boundary_index.T)]
 
     @property
     def boundary_v(self) -> np.ndarray:
-        return self.v[..., self.boundary_index[:, 0], self.boundary_index[:, 1]]
+        return self.v[(Ellipsis, *self.boundary_index.T)]
 
     def subset(self, idx) -> Dataset:
         return Dataset(
@@ -68,6 +76,7 @@ class Dataset:
             self.v[idx],
             self.boundary_index,
             self.attrs,
+            self.z,
         )
 
 
@@ -76,20 +85,19 @@ def create(
     params: np.ndarray,
     unit: np.ndarray,
     t: np.ndarray,
-    x: np.ndarray,
-    y: np.ndarray,
+    nodes: tuple[np.ndarray, ...],
     boundary_index: np.ndarray,
     attrs: dict,
 ) -> None:
-    """Create a file with every sample pending (``done`` all False)."""
-    n, nt, h, w = params.shape[0], t.size, y.size, x.size
+    """Create a file with every sample pending (``done`` all False); ``nodes`` are the zone's node
+    coordinates per physical axis (x, y[, z])."""
+    n, nt, zone = params.shape[0], t.size, tuple(a.size for a in reversed(nodes))
     with h5py.File(path, "w") as f:
         for name, value in (
             ("params", params),
             ("design/unit", unit),
             ("t", t),
-            ("zone/x", x),
-            ("zone/y", y),
+            *((f"zone/{a}", c) for a, c in zip("xyz", nodes, strict=False)),
             ("boundary/index", boundary_index),
             ("done", np.zeros(n, dtype=bool)),
         ):
@@ -97,9 +105,9 @@ def create(
         for name in ("u", "v"):
             f.create_dataset(
                 name,
-                shape=(n, nt, h, w),
+                shape=(n, nt, *zone),
                 dtype="f8",
-                chunks=(1, nt, h, w),
+                chunks=(1, nt, *zone),
                 compression="gzip",
                 compression_opts=4,
                 shuffle=True,
@@ -162,7 +170,7 @@ def read_attrs(path: Path) -> dict:
 
 
 def check_design(path: Path, params: np.ndarray, attrs: dict) -> None:
-    """Every stored p = (omega, xs, ys) must be one the recorded config admits: omega in its range,
+    """Every stored p = (omega, xs, ys[, zs]) must be one the recorded config admits: omega in its range,
     the source in the source box and outside the zone grown by margin_zone; and the design's hash
     must match the one written at creation."""
     stored = attrs.get("params_sha256")
@@ -175,19 +183,11 @@ def check_design(path: Path, params: np.ndarray, attrs: dict) -> None:
         region = SourceRegion.of(physics, sampling)
     except Exception as err:  # a config we cannot read back: refuse rather than trust the samples
         raise DatasetError(f"{path}: corrupt dataset (its recorded config does not parse: {err})") from err
-    tol = 1e-9
-    (w0, w1), (x0, x1, y0, y1), (hx0, hx1, hy0, hy1) = sampling.omega, region.box, region.hole
-    om, xs, ys = params[:, 0], params[:, 1], params[:, 2]
-    bad = (
-        ~np.isfinite(params).all(axis=1)
-        | (om < w0 - tol)
-        | (om > w1 + tol)
-        | (xs < x0 - tol)
-        | (xs > x1 + tol)
-        | (ys < y0 - tol)
-        | (ys > y1 + tol)
-        | ((xs > hx0 + tol) & (xs < hx1 - tol) & (ys > hy0 + tol) & (ys < hy1 - tol))
-    )
+    tol, (w0, w1) = 1e-9, sampling.omega
+    if params.ndim != 2 or params.shape[1] != 1 + region.dim:
+        raise DatasetError(f"{path}: corrupt dataset: params of shape {params.shape}, expected (N, {1 + region.dim})")
+    om = params[:, 0]
+    bad = ~np.isfinite(om) | (om < w0 - tol) | (om > w1 + tol) | ~region.contains(params[:, 1:], tol)
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
         raise DatasetError(
@@ -199,7 +199,7 @@ def check_design(path: Path, params: np.ndarray, attrs: dict) -> None:
 
 def _check(path: Path, attrs: dict) -> None:
     version = attrs.get("schema_version")
-    if version not in (1, SCHEMA_VERSION):
+    if version not in READABLE:
         raise DatasetError(
             f"{path}: schema_version {version!r}, this code reads {SCHEMA_VERSION}; "
             "regenerate the dataset with this version of wavezoom"
@@ -234,6 +234,7 @@ def load(path: str | Path) -> Dataset:
                 f["v"][...],
                 f["boundary/index"][...].astype(np.int64),
                 {k: v for k, v in attrs.items() if k != "done"},
+                f["zone/z"][...] if "zone/z" in f else None,
             )
     except (OSError, KeyError) as err:  # OSError: a Fletcher-32 checksum failed, a truncated file
         raise DatasetError(f"{path}: corrupt dataset ({err}); regenerate it") from err

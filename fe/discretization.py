@@ -1,8 +1,8 @@
-"""P1 discretisation of the scalar wave equation on a rectangle.
+"""P1 discretisation of the scalar wave equation on a box (a rectangle in 2D, a cuboid in 3D).
 
 Builds the mesh and the Lagrange P1 space with DOLFINx and exports what the time steppers need as
 plain arrays: stiffness rows (owned rows, local columns including ghosts), the lumped mass, the
-Dirichlet dofs on the rectangle's boundary and the dof coordinates. Works on any communicator: on
+Dirichlet dofs on the box's boundary and the dof coordinates. One code path for 2D and 3D. Works on any communicator: on
 ``COMM_SELF`` every rank holds the whole mesh (sample-parallel mode); on ``COMM_WORLD`` the mesh
 is partitioned and ghost values are refreshed with :meth:`Discretization.scatter_forward`.
 """
@@ -21,50 +21,53 @@ from dolfinx import fem, la, mesh
 
 
 @dataclass(frozen=True)
-class Rectangle:
-    """The box ``[x0, x1] x [y0, y1]`` meshed with ``nx x ny`` squares, each cut into two triangles."""
+class Box:
+    """The box ``[lo_0, hi_0] x .. x [lo_d-1, hi_d-1]`` (physical axes x, y[, z]) with ``cells[a]`` cells
+    along axis a: squares cut into two triangles (2D) or cubes cut into six tetrahedra (3D), every
+    cell of the grid cut alike."""
 
-    x0: float
-    x1: float
-    y0: float
-    y1: float
-    nx: int
-    ny: int
-
-    @property
-    def hx(self) -> float:
-        return (self.x1 - self.x0) / self.nx
+    lo: tuple[float, ...]
+    hi: tuple[float, ...]
+    cells: tuple[int, ...]
 
     @property
-    def hy(self) -> float:
-        return (self.y1 - self.y0) / self.ny
+    def dim(self) -> int:
+        return len(self.cells)
+
+    @property
+    def h(self) -> tuple[float, ...]:
+        return tuple((b - a) / n for a, b, n in zip(self.lo, self.hi, self.cells, strict=True))
+
+    @staticmethod
+    def centred(half: tuple[float, ...], cells: tuple[int, ...]) -> Box:
+        """``[-half_0, half_0] x ..``."""
+        return Box(tuple(-v for v in half), tuple(half), tuple(cells))
 
 
 class Discretization:
-    """Mesh, P1 space and assembled operators of ``(1/c^2) u_tt - lap u = f`` on a rectangle.
+    """Mesh, P1 space and assembled operators of ``(1/c^2) u_tt - lap u = f`` on a box.
 
     Attributes (numpy, local to this rank):
         n_owned, n_local: owned dofs and owned + ghost dofs.
-        coords: (n_local, 2) dof coordinates.
+        coords: (n_local, dim) dof coordinates.
         stiffness: CSR (n_owned, n_local) rows of K = (grad u, grad w).
         lumped_mass: (n_owned,) row sums of the consistent mass matrix.
-        boundary_dofs: local indices (owned and ghost) of the dofs on the rectangle's boundary.
+        boundary_dofs: local indices (owned and ghost) of the dofs on the box's boundary.
     """
 
-    def __init__(self, comm: MPI.Comm, rect: Rectangle):
-        if rect.nx < 1 or rect.ny < 1:
-            raise ValueError(f"mesh cell counts must be positive, got nx={rect.nx}, ny={rect.ny}")
-        self.comm = comm
-        self.rect = rect
-        # The 'right' diagonal makes every square the same pair of triangles, so a sub-rectangle
+    def __init__(self, comm: MPI.Comm, box: Box):
+        if box.dim not in (2, 3) or min(box.cells) < 1:
+            raise ValueError(f"mesh: expected 2 or 3 positive cell counts, got {box.cells}")
+        self.comm, self.box, self.dim = comm, box, box.dim
+        corners = [np.array(box.lo, dtype=float), np.array(box.hi, dtype=float)]
+        # Every square (cube) of the grid is cut into the same triangles (tetrahedra), so a sub-box
         # meshed with the same spacing reproduces the parent's cells exactly (the submodel needs it).
-        self.mesh = mesh.create_rectangle(
-            comm,
-            [np.array([rect.x0, rect.y0]), np.array([rect.x1, rect.y1])],
-            [rect.nx, rect.ny],
-            mesh.CellType.triangle,
-            diagonal=mesh.DiagonalType.right,
-        )
+        if box.dim == 2:
+            self.mesh = mesh.create_rectangle(
+                comm, corners, list(box.cells), mesh.CellType.triangle, diagonal=mesh.DiagonalType.right
+            )
+        else:
+            self.mesh = mesh.create_box(comm, corners, list(box.cells), mesh.CellType.tetrahedron)
         self.V = fem.functionspace(self.mesh, ("Lagrange", 1))
         u, w = ufl.TrialFunction(self.V), ufl.TestFunction(self.V)
         self._stiffness_form = fem.form(ufl.inner(ufl.grad(u), ufl.grad(w)) * ufl.dx)
@@ -76,21 +79,17 @@ class Discretization:
         self.index_map = self._column_map
         self.n_owned = self.index_map.size_local
         self.n_local = self.n_owned + self.index_map.num_ghosts
-        self.coords = self.extend(self.V.tabulate_dof_coordinates()[: self.n_owned, :2])
+        self.coords = self.extend(self.V.tabulate_dof_coordinates()[: self.n_owned, : box.dim])
 
         lumped = fem.assemble_vector(fem.form(w * ufl.dx))
         lumped.scatter_reverse(la.InsertMode.add)
         self.lumped_mass = lumped.array[: self.n_owned].copy()
         self.boundary_dofs = np.flatnonzero(self._on_boundary(self.coords))
 
-    def _on_boundary(self, xy: np.ndarray) -> np.ndarray:
-        r, tol = self.rect, 1e-10 * max(self.rect.hx, self.rect.hy)
-        return (
-            (np.abs(xy[:, 0] - r.x0) < tol)
-            | (np.abs(xy[:, 0] - r.x1) < tol)
-            | (np.abs(xy[:, 1] - r.y0) < tol)
-            | (np.abs(xy[:, 1] - r.y1) < tol)
-        )
+    def _on_boundary(self, xyz: np.ndarray) -> np.ndarray:
+        b, tol = self.box, 1e-10 * max(self.box.h)
+        near = [np.abs(xyz[:, a] - e) < tol for a in range(b.dim) for e in (b.lo[a], b.hi[a])]
+        return np.logical_or.reduce(near)
 
     def extend(self, owned: np.ndarray, index_map=None) -> np.ndarray:
         """Owned rows ``(n_owned, k)`` extended to owned + ghost rows of ``index_map`` (default: the
@@ -123,7 +122,7 @@ class Discretization:
 
     @property
     def free_owned(self) -> np.ndarray:
-        """(n_owned,) bool: owned dofs not on the rectangle's boundary."""
+        """(n_owned,) bool: owned dofs not on the box's boundary."""
         mask = np.ones(self.n_owned, dtype=bool)
         mask[self.boundary_dofs[self.boundary_dofs < self.n_owned]] = False
         return mask
@@ -132,32 +131,32 @@ class Discretization:
         """A distributed block of ``n_samples`` fields: ``array.reshape(n_local, n_samples)``."""
         return la.vector(self.index_map, bs=n_samples)
 
-    def grid_index(self, origin: tuple[float, float], rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
-        """Owned dofs lying on the node grid ``origin + (j hx, i hy)``, ``0 <= i < rows, 0 <= j < cols``.
+    def grid_index(self, origin: tuple[float, ...], shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """Owned dofs lying on the node grid ``origin + k h`` (physical axes x, y[, z]) of array
+        ``shape`` (axes reversed: (H, W) or (D, H, W)).
 
-        Returns (dofs, ij) in row-major grid order, ``ij[k] = (i, j)`` the grid row (y) and column (x)
-        of ``dofs[k]``.
-        P1 dofs of a rectangle mesh sit exactly on the vertices, so rounding is exact.
+        Returns (dofs, idx) in C order of the grid, ``idx[k]`` the array index of ``dofs[k]``.
+        P1 dofs of a box mesh sit exactly on the vertices, so rounding is exact.
         """
-        xy = self.coords[: self.n_owned]
-        fi = (xy[:, 1] - origin[1]) / self.rect.hy
-        fj = (xy[:, 0] - origin[0]) / self.rect.hx
-        i, j = np.rint(fi).astype(np.int64), np.rint(fj).astype(np.int64)
-        on_grid = (np.abs(fi - i) < 1e-8) & (np.abs(fj - j) < 1e-8)
-        inside = np.flatnonzero(on_grid & (i >= 0) & (i < rows) & (j >= 0) & (j < cols))
-        dofs = inside[np.argsort(i[inside] * cols + j[inside], kind="stable")]
-        return dofs, np.stack([i[dofs], j[dofs]], axis=1)
+        d = self.dim
+        pos = [(self.coords[: self.n_owned, a] - origin[a]) / self.box.h[a] for a in range(d)]
+        idx = np.stack([np.rint(p).astype(np.int64) for p in reversed(pos)], axis=1)  # array order
+        exact = np.all([np.abs(p - np.rint(p)) < 1e-8 for p in pos], axis=0)
+        inside = np.flatnonzero(exact & np.all((idx >= 0) & (idx < np.array(shape)), axis=1))
+        flat = np.ravel_multi_index(tuple(idx[inside].T), shape)
+        dofs = inside[np.argsort(flat, kind="stable")]
+        return dofs, idx[dofs]
 
-    def gather_grid(self, ij: np.ndarray, values: np.ndarray, shape: tuple[int, int]) -> np.ndarray | None:
-        """Collective: owned grid values ``values[..., k]`` at ``ij[k]`` assembled into a
-        ``(..., rows * cols)`` array in row-major grid order on rank 0 (``None`` elsewhere)."""
-        parts = self.comm.gather((ij, values), root=0) if self.comm.size > 1 else [(ij, values)]
+    def gather_grid(self, idx: np.ndarray, values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
+        """Collective: owned grid values ``values[..., k]`` at array index ``idx[k]`` assembled into a
+        ``(..., prod(shape))`` array in C order of the grid on rank 0 (``None`` elsewhere)."""
+        parts = self.comm.gather((idx, values), root=0) if self.comm.size > 1 else [(idx, values)]
         if self.comm.rank != 0:
             return None
-        rows, cols = shape
-        if len(parts) == 1 and ij.shape[0] == rows * cols:
+        size = int(np.prod(shape))
+        if len(parts) == 1 and idx.shape[0] == size:
             return values  # serial: the dofs are already in grid order
-        out = np.zeros((*values.shape[:-1], rows * cols), dtype=values.dtype)
-        for ij_r, val_r in parts:
-            out[..., ij_r[:, 0] * cols + ij_r[:, 1]] = val_r
+        out = np.zeros((*values.shape[:-1], size), dtype=values.dtype)
+        for idx_r, val_r in parts:
+            out[..., np.ravel_multi_index(tuple(idx_r.T), shape)] = val_r
         return out

@@ -105,7 +105,7 @@ def _prepare(path: Path, partial: Path, meta: dict, params, unit, parent: Parent
         "substeps": grid.substeps,
         "dt_crit": parent.dt_crit,
     }
-    dataset.create(partial, params, unit, grid.times, zone.x, zone.y, zone.boundary, attrs)
+    dataset.create(partial, params, unit, grid.times, zone.nodes, zone.boundary, attrs)
     return np.arange(params.shape[0])
 
 

@@ -12,16 +12,16 @@ from mpi4py import MPI
 
 import numpy as np
 
-from fe.discretization import Discretization, Rectangle
+from fe.discretization import Box, Discretization
 from fe.source import point_sources
 from fe.spec import MeshSpec, Physics, SolverSpec, SpecError
 from fe.timestepping import TimeGrid, integrate, time_grid
 from fe.zone import ZoneGrid
 
 
-def zone_fields(stepper, grid: TimeGrid, zone_ij: np.ndarray, shape: tuple[int, int]):
+def zone_fields(stepper, grid: TimeGrid, zone_idx: np.ndarray, shape: tuple[int, ...]):
     """Collective. Run a started stepper (recording the zone's dofs) over ``grid``; return u and v as
-    ``(b, NT, H, W)`` on rank 0 (``None`` elsewhere)."""
+    ``(b, NT, *shape)`` on rank 0 (``None`` elsewhere)."""
     b, nt = stepper.b, grid.n_snapshots
     # (b, NT, zone dofs): each snapshot's small transpose happens while it is in cache.
     u = np.empty((b, nt, stepper.record.size))
@@ -31,7 +31,7 @@ def zone_fields(stepper, grid: TimeGrid, zone_ij: np.ndarray, shape: tuple[int, 
         u[:, k], v[:, k] = uk.T, vk.T
 
     integrate(stepper, grid, keep)
-    out = [stepper.disc.gather_grid(zone_ij, f, shape) for f in (u, v)]
+    out = [stepper.disc.gather_grid(zone_idx, f, shape) for f in (u, v)]
     return tuple(None if f is None else f.reshape(b, nt, *shape) for f in out)
 
 
@@ -39,9 +39,8 @@ class ParentSolver:
     """FE model of the whole domain Omega; ``comm`` decides who holds the mesh (see Discretization)."""
 
     def __init__(self, comm: MPI.Comm, physics: Physics, mesh: MeshSpec, solver: SolverSpec, scheme):
-        (lx, ly) = physics.domain
         self.physics, self.scheme = physics, scheme
-        self.disc = Discretization(comm, Rectangle(-lx, lx, -ly, ly, mesh.nx, mesh.ny))
+        self.disc = Discretization(comm, Box.centred(physics.domain, mesh.cells(physics.dim)))
         self.dt_crit = scheme.critical_dt(self.disc, physics.c)
         if scheme.explicit and solver.dt is not None and solver.dt > self.dt_crit * (1 + 1e-12):
             raise SpecError(
@@ -52,11 +51,11 @@ class ParentSolver:
             )
         self.grid: TimeGrid = time_grid(physics.t_final, solver.n_snapshots, solver.cfl * self.dt_crit, solver.dt)
         self.zone = ZoneGrid.of(physics, mesh)
-        self.zone_dofs, self.zone_ij = self.disc.grid_index((self.zone.x[0], self.zone.y[0]), *self.zone.shape)
+        self.zone_dofs, self.zone_idx = self.disc.grid_index(self.zone.origin, self.zone.shape)
         self.solve_seconds = 0.0
 
     def solve(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
-        """Collective. u, v of shape ``(b, NT, H, W)`` on rank 0 for parameters ``(b, 3)``."""
+        """Collective. u, v of shape ``(b, NT, *zone)`` on rank 0 for parameters ``(b, 1 + dim)``."""
         params = np.atleast_2d(params)
         b = params.shape[0]
         start = time.perf_counter()
@@ -70,7 +69,7 @@ class ParentSolver:
             record=self.zone_dofs,
         )
         stepper.start()
-        fields = zone_fields(stepper, self.grid, self.zone_ij, self.zone.shape)
+        fields = zone_fields(stepper, self.grid, self.zone_idx, self.zone.shape)
         self.solve_seconds += time.perf_counter() - start
         return fields
 

@@ -1,8 +1,8 @@
-"""The point source ``delta(x_s, y_s)`` at an arbitrary point, assembled from the P1 basis.
+"""The point source ``delta(x_s)`` at an arbitrary point (2D or 3D), assembled from the P1 basis.
 
 ``<delta_s, w_i> = phi_i(x_s)``: the load vector of a Dirac at a point is the value of every basis
 function there. The point need not be a vertex: we find a cell containing it (bounding-box tree +
-exact collision), pull it back to the reference triangle and tabulate the basis. Under MPI exactly
+exact collision), pull it back to the reference cell and tabulate the basis. Under MPI exactly
 one rank (the lowest that found a cell, ghosts included) contributes, and a reverse scatter moves the
 weights to the owners of the dofs, so the result is identical however the mesh is partitioned.
 """
@@ -28,7 +28,7 @@ def point_weights(disc: Discretization, points: np.ndarray) -> tuple[np.ndarray,
     n_pts = points.shape[0]
     msh, comm = disc.mesh, disc.comm
     xyz = np.zeros((n_pts, 3))
-    xyz[:, :2] = points
+    xyz[:, : disc.dim] = points
     tree = geometry.bb_tree(msh, msh.topology.dim)
     cells = geometry.compute_colliding_cells(msh, geometry.compute_collisions_points(tree, xyz), xyz)
     found = np.array([cells.links(k).size > 0 for k in range(n_pts)], dtype=bool)
@@ -47,7 +47,7 @@ def point_weights(disc: Discretization, points: np.ndarray) -> tuple[np.ndarray,
     element = disc.V.element.basix_element
     for k in np.flatnonzero(owner == comm.rank):
         cell = cells.links(k)[0]
-        ref = cmap.pull_back(points[k : k + 1], msh.geometry.x[x_dofs[cell], :2])
+        ref = cmap.pull_back(points[k : k + 1], msh.geometry.x[x_dofs[cell], : disc.dim])
         phi = element.tabulate(0, ref)[0, 0, :, 0]
         arr[disc.V.dofmap.cell_dofs(cell), k] += phi
     vec.scatter_reverse(la.InsertMode.add)
@@ -57,7 +57,9 @@ def point_weights(disc: Discretization, points: np.ndarray) -> tuple[np.ndarray,
 
 
 def point_sources(disc: Discretization, params: np.ndarray) -> PointSources:
-    """Collective. Sources ``sin(omega t) delta(xs, ys)`` for a block of parameters (omega, xs, ys)."""
+    """Collective. Sources ``sin(omega t) delta(x_s)`` for a block of parameters (omega, xs, ys[, zs])."""
     params = np.atleast_2d(params)
-    rows, cols, vals = point_weights(disc, params[:, 1:3])
+    if params.shape[1] != 1 + disc.dim:
+        raise ValueError(f"parameters of shape {params.shape}: expected (b, {1 + disc.dim}) on a {disc.dim}D mesh")
+    rows, cols, vals = point_weights(disc, params[:, 1:])
     return PointSources(rows, cols, vals, params[:, 0].copy())

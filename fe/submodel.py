@@ -1,9 +1,10 @@
-"""The FE submodel: the zone of interest Omega' alone, driven by boundary values on its loop.
+"""The FE submodel: the zone of interest Omega' alone, driven by boundary values on its boundary.
 
-Its mesh has the parent's spacing (the same 'right'-diagonal cells, so interior rows of the
-operators coincide with the parent's), the same scheme and time step, zero initial state and no
-source (the source lies outside Omega'). Dirichlet values on the boundary of Omega' come from a
-trace (NT_trace, B) of u and v on the ordered boundary loop, given at the trace times. Between trace
+Its mesh has the parent's spacing (the same cut of every square or cube into simplices, so interior
+rows of the operators coincide with the parent's), the same scheme and time step, zero initial state
+and no source (the source lies outside Omega'). Dirichlet values on the boundary of Omega' come from a
+trace (NT_trace, B) of u and v on its boundary nodes (the 2D loop, the 3D surface), given at the
+trace times. Between trace
 times the values are interpolated by cubic Hermite polynomials in time, which use both u and its
 derivative v and are exact at the trace times: driven by the parent's own boundary values at every
 solver step, the submodel reproduces the parent's zone fields to round-off.
@@ -18,7 +19,7 @@ from mpi4py import MPI
 import numpy as np
 from scipy.interpolate import CubicHermiteSpline
 
-from fe.discretization import Discretization, Rectangle
+from fe.discretization import Box, Discretization
 from fe.solver import zone_fields
 from fe.spec import MeshSpec, Physics
 from fe.timestepping import PointSources, TimeGrid
@@ -58,20 +59,20 @@ class Submodel:
     def __init__(self, comm: MPI.Comm, physics: Physics, mesh: MeshSpec, grid: TimeGrid, scheme):
         self.physics, self.grid, self.scheme = physics, grid, scheme
         self.zone = ZoneGrid.of(physics, mesh)
-        h, w = self.zone.shape
-        x, y = self.zone.x, self.zone.y
-        self.disc = Discretization(comm, Rectangle(x[0], x[-1], y[0], y[-1], w - 1, h - 1))
-        self.zone_dofs, self.zone_ij = self.disc.grid_index((x[0], y[0]), h, w)
-        # Where each Dirichlet dof (boundary of Omega', ghosts included) sits on the boundary loop.
-        loop_pos = {(int(i), int(j)): k for k, (i, j) in enumerate(self.zone.boundary)}
+        nodes = self.zone.nodes
+        box = Box(tuple(c[0] for c in nodes), tuple(c[-1] for c in nodes), tuple(c.size - 1 for c in nodes))
+        self.disc = Discretization(comm, box)
+        self.zone_dofs, self.zone_idx = self.disc.grid_index(self.zone.origin, self.zone.shape)
+        # Where each Dirichlet dof (boundary of Omega', ghosts included) sits in the boundary index.
+        position = {tuple(int(i) for i in idx): k for k, idx in enumerate(self.zone.boundary)}
         fixed = self.disc.boundary_dofs
-        xy = self.disc.coords[fixed]
-        ij = np.rint(np.stack([(xy[:, 1] - y[0]) / (y[1] - y[0]), (xy[:, 0] - x[0]) / (x[1] - x[0])], 1))
-        self.fixed, self.fixed_loop = fixed, np.array([loop_pos[(int(i), int(j))] for i, j in ij], dtype=np.int64)
+        pos = [(self.disc.coords[fixed, a] - box.lo[a]) / box.h[a] for a in range(box.dim)]
+        idx = np.rint(np.stack(pos[::-1], axis=1)).astype(np.int64)  # array order (.., row, col)
+        self.fixed, self.fixed_loop = fixed, np.array([position[tuple(i)] for i in idx.tolist()], dtype=np.int64)
         self.solve_seconds = 0.0
 
     def solve(self, times: np.ndarray, trace_u: np.ndarray, trace_v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Collective. Zone fields (b, NT, H, W) on rank 0 for traces (b, NT_trace, B) of u and v given at
+        """Collective. Zone fields (b, NT, *zone) on rank 0 for traces (b, NT_trace, B) of u and v given at
         ``times`` (which must span [0, t_final])."""
         b = trace_u.shape[0]
         if times[0] > 1e-12 or times[-1] < self.grid.t_final - 1e-12:
@@ -92,6 +93,6 @@ class Submodel:
             record=self.zone_dofs,
         )
         stepper.start()
-        fields = zone_fields(stepper, self.grid, self.zone_ij, self.zone.shape)
+        fields = zone_fields(stepper, self.grid, self.zone_idx, self.zone.shape)
         self.solve_seconds += time.perf_counter() - start
         return fields

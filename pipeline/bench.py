@@ -1,6 +1,6 @@
 """``make bench``: print the benchmark figures (and ratios measured in the same run).
 
-``python -m pipeline.bench [fe|surrogate ...]``; with no argument every section runs.
+``python -m pipeline.bench [fe|surrogate|surrogate3d ...]``; with no argument every section runs.
 """
 
 from __future__ import annotations
@@ -9,15 +9,19 @@ import sys
 
 
 def main(argv: list[str]) -> None:
-    sections = argv or ["fe", "surrogate"]
+    sections = argv or ["fe", "surrogate", "surrogate3d"]
     for section in sections:
         if section == "fe":
             from pipeline import bench_fe as mod
-        elif section == "surrogate":
+
+            out = mod.bench()
+        elif section in ("surrogate", "surrogate3d"):
             from pipeline import bench_surrogate as mod
+
+            out = mod.bench() if section == "surrogate" else mod.bench_3d()
         else:
-            raise SystemExit(f"unknown benchmark section {section!r}; allowed: fe, surrogate")
-        print(mod.report(mod.bench()), flush=True)
+            raise SystemExit(f"unknown benchmark section {section!r}; allowed: fe, surrogate, surrogate3d")
+        print(mod.report(out), flush=True)
         print(flush=True)
 
 

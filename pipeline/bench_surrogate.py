@@ -10,6 +10,9 @@ interleaved rounds so that machine noise hits all of them alike; ratios are take
 the same run. One decomposed 32 -> 32 layer on (33, 17, 17) is set against its roofline,
 max(FLOPs / peak, bytes moved / copy bandwidth), both limits measured here. Results also go to
 ``results/bench/surrogate.json``.
+
+:func:`bench_3d` does the same for the 4D models (Conv4D, Conv3.5D, Conv3.5Db) on the ``small3d``
+preset's geometry, steps relative to Conv4D (``results/bench/surrogate3d.json``).
 """
 
 from __future__ import annotations
@@ -51,18 +54,20 @@ REGS = ("basic", "sl")
 STEP_RATIO = {"conv2_5d": 0.3, "conv2_5db": 0.25}
 CONV3D_PEAK, FLOOR_PEAK, LAYER_ROOFLINE = 0.6, 0.2, 2.0
 OUT = Path("results/bench/surrogate.json")
+MODELS_3D = ("conv4d", "conv3_5d", "conv3_5db")
+OUT_3D = Path("results/bench/surrogate3d.json")
 
 
-def default_geometry() -> Geometry:
-    """The default data preset's sizes, from the config (no dataset needed)."""
+def default_geometry(preset: str | None = None) -> Geometry:
+    """A data preset's sizes (default: the default preset), from the config (no dataset needed)."""
     from omegaconf import OmegaConf
 
-    cfg = compose("data", [])
+    cfg = compose("data", [f"dataset={preset}"] if preset else [])
     physics = build(Physics, "physics", OmegaConf.to_container(cfg.physics, resolve=True))
     mesh = build(MeshSpec, "mesh", OmegaConf.to_container(cfg.mesh, resolve=True))
     zone = ZoneGrid.of(physics, mesh)
-    h, w = zone.shape
-    return Geometry(int(cfg.solver.n_snapshots), h, w, len(zone.boundary))
+    *depth, h, w = zone.shape
+    return Geometry(int(cfg.solver.n_snapshots), h, w, len(zone.boundary), *depth)
 
 
 def median_times(steps: dict[str, Callable[[], None]], rounds: int) -> dict[str, float]:
@@ -97,12 +102,11 @@ def _trainer_step(name: str, reg: str, geom: Geometry, tmp: Path) -> tuple[Calla
     model = build_model(cfg, geom)
     spec = TrainSpec(**{k: v for k, v in cfg.train.items() if k != "name"})
     n = spec.batch_size
-    space = tuple(geom.size(a) for a in model.target.space_axes)
+    space = model.space
     rng = np.random.default_rng(0)
     u, v = (rng.standard_normal((n, geom.n_times, *space)).astype(np.float32) for _ in range(2))
-    trainer = Trainer(
-        model, spec, regularization(cfg), rng.random((n, 3)), u, v, 0.0625, tmp, {}, 0, torch.device("cpu")
-    )
+    p = rng.random((n, 1 + len(geom.field_axes)))
+    trainer = Trainer(model, spec, regularization(cfg), p, u, v, 0.0625, tmp, {}, 0, torch.device("cpu"))
     idx, gen = torch.arange(n), torch.Generator().manual_seed(0)
 
     def step() -> None:
@@ -154,8 +158,17 @@ def layer_bench(limits: dict[str, float], rounds: int) -> dict[str, dict[str, fl
     return out
 
 
-def bench(rounds: int = 11, latency_rounds: int = 21, models: tuple[str, ...] = MODELS) -> dict:
-    geom = default_geometry()
+def bench(
+    rounds: int = 11,
+    latency_rounds: int = 21,
+    models: tuple[str, ...] = MODELS,
+    preset: str | None = None,
+    base: str = "conv3d",
+    out_path: Path = OUT,
+    layer: bool = True,
+) -> dict:
+    """Every model's step against the measured limits; ``step_vs_base`` relative to ``base``."""
+    geom = default_geometry(preset)
     limits = machine_limits()
     out: dict = {"geometry": geom.__dict__, "threads": torch.get_num_threads(), "limits": limits, "models": {}}
     steps, predicts = {}, {}
@@ -176,17 +189,34 @@ def bench(rounds: int = 11, latency_rounds: int = 21, models: tuple[str, ...] = 
         for key, t in median_times(predicts, latency_rounds).items():
             out["models"][key]["latency_s"] = t
     for m in out["models"].values():
-        base = out["models"].get(f"conv3d-{m['reg']}")
-        m["step_vs_conv3d"] = m["step_s"] / base["step_s"] if base else None
-    out["layer"] = layer_bench(limits, rounds)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    write_json(OUT, out)
+        ref = out["models"].get(f"{base}-{m['reg']}")
+        m["step_vs_conv3d"] = m["step_s"] / ref["step_s"] if ref else None
+    out["base"] = base
+    if layer:
+        out["layer"] = layer_bench(limits, rounds)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(out_path, out)
+    out["written"] = str(out_path)
     return out
 
 
+def bench_3d(rounds: int = 5, latency_rounds: int = 11) -> dict:
+    """The 4D models on the small3d geometry, steps relative to dense Conv4D."""
+    return bench(rounds, latency_rounds, MODELS_3D, "small3d", "conv4d", OUT_3D, layer=False)
+
+
 def verdicts(out: dict) -> list[str]:
-    """Issue 9's targets, each PASS or FAIL on this run's figures."""
+    """Issue 9's targets (issue 11's for the 4D models), each PASS or FAIL on this run's figures."""
     models, lines = out["models"], []
+    if out.get("base") == "conv4d":
+        dense = models["conv4d-basic"]
+        for name in MODELS_3D[1:]:
+            m = models[f"{name}-basic"]
+            r = m["step_vs_conv3d"]
+            lines.append(f"{m['label']} step faster than Conv4D: {r:.2f}x {_pf(r < 1)}")
+        few = dense["parameters"] / models["conv3_5db-basic"]["parameters"]
+        lines.append(f"Conv3.5Db >= 8x fewer parameters than Conv4D: {few:.1f}x {_pf(few >= 8)}")
+        return lines
     for name, limit in STEP_RATIO.items():
         r = models.get(f"{name}-basic", {}).get("step_vs_conv3d")
         if r is not None:
@@ -210,13 +240,16 @@ def _pf(ok: bool) -> str:
 
 def report(out: dict) -> str:
     g, lim = out["geometry"], out["limits"]
+    zone = "x".join(str(g[k]) for k in ("depth", "height", "width") if g.get(k))
+    base = {"conv3d": "Conv3D", "conv4d": "Conv4D"}[out.get("base", "conv3d")]
     lines = [
-        f"Surrogates on the default preset geometry (NT={g['n_times']}, {g['height']}x{g['width']} zone, "
+        f"Surrogates on the {'small3d' if g.get('depth') else 'default'} preset geometry "
+        f"(NT={g['n_times']}, {zone} zone, "
         f"B={g['n_boundary']}), default widths, {out['threads']} CPU thread(s); matmul peak "
         f"{lim['matmul_gflops']:.1f} GFLOP/s, copy bandwidth {lim['copy_gbs']:.1f} GB/s (same run); "
         "medians of interleaved rounds:",
         "",
-        "| model | reg | parameters | GFLOP / step | train step | GFLOP/s | share of peak | step / Conv3D "
+        f"| model | reg | parameters | GFLOP / step | train step | GFLOP/s | share of peak | step / {base} "
         "| 1-sample prediction |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
@@ -227,11 +260,12 @@ def report(out: dict) -> str:
             f"{1e3 * m['step_s']:.1f} ms | {m['gflops']:.1f} | {m['peak_share']:.0%} | {ratio} | "
             f"{1e3 * m['latency_s']:.2f} ms |"
         )
-    lines += ["", "One 32->32 layer on (33, 17, 17), batch 10, forward + backward:", ""]
-    lines += ["| layer | GFLOP | MB moved | time | roofline | time / roofline |", "|---|---|---|---|---|---|"]
-    for name, r in out["layer"].items():
+    if "layer" in out:
+        lines += ["", "One 32->32 layer on (33, 17, 17), batch 10, forward + backward:", ""]
+        lines += ["| layer | GFLOP | MB moved | time | roofline | time / roofline |", "|---|---|---|---|---|---|"]
+    for name, r in out.get("layer", {}).items():
         lines.append(
             f"| {name} | {r['flops'] / 1e9:.3f} | {r['bytes'] / 1e6:.0f} | {1e3 * r['seconds']:.1f} ms | "
             f"{1e3 * r['roofline_s']:.1f} ms | {r['over_roofline']:.1f}x |"
         )
-    return "\n".join([*lines, "", *verdicts(out), f"written: {OUT}"])
+    return "\n".join([*lines, "", *verdicts(out), f"written: {out['written']}"])

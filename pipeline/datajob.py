@@ -23,14 +23,23 @@ def data_job(cfg: DictConfig) -> DataJob:
     )
 
 
+THIRD_AXIS_KEYS = (("mesh", "nz"), ("sampling", "zs"))
+"""Keys of the third axis: left out of a 2D dataset's identity when null, so 2D datasets made before
+3D existed keep their fingerprints."""
+
+
 def data_content(cfg: DictConfig) -> dict:
     """The part of the config that determines the data (execution settings excluded)."""
     solver = OmegaConf.to_container(cfg.solver, resolve=True)
     for key in SolverSpec.EXECUTION_KEYS:
         solver.pop(key, None)
-    return {
+    content = {
         "physics": OmegaConf.to_container(cfg.physics, resolve=True),
         "mesh": OmegaConf.to_container(cfg.mesh, resolve=True),
         "sampling": OmegaConf.to_container(cfg.sampling, resolve=True),
         "solver": solver,
     }
+    for section, key in THIRD_AXIS_KEYS:
+        if content[section].get(key, 0) is None:
+            del content[section][key]
+    return content

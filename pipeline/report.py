@@ -55,7 +55,7 @@ def _label(key: tuple[str, str], cell: dict) -> str:
 
 def fig_design(train: dataset.Dataset, test: dataset.Dataset, path: Path) -> None:
     cfg = yaml.safe_load(train.attrs["config"])
-    (lx, ly), (zx, zy) = cfg["physics"]["domain"], cfg["physics"]["zone"]
+    (lx, ly), (zx, zy) = cfg["physics"]["domain"][:2], cfg["physics"]["zone"][:2]  # 3D: the (x, y) projection
     mz = cfg["sampling"]["margin_zone"]
     fig, ax = plt.subplots(figsize=(5.6, 5.4))
     vmin, vmax = cfg["sampling"]["omega"]
@@ -89,11 +89,16 @@ def fig_design(train: dataset.Dataset, test: dataset.Dataset, path: Path) -> Non
     ax.set_aspect("equal")
     ax.set_xlabel("xs")
     ax.set_ylabel("ys")
-    ax.set_title("Source positions (colour: omega)")
+    ax.set_title("Source positions (colour: omega)" + (", (x, y) projection" if train.dim == 3 else ""))
     fig.colorbar(sc, ax=ax, label="omega", shrink=0.8)
     ax.legend(loc="upper center", fontsize=7, ncol=2, bbox_to_anchor=(0.5, -0.12))
     fig.tight_layout()
     _save(fig, path)
+
+
+def _plane(field: np.ndarray) -> np.ndarray:
+    """A 2D zone field as it is; a 3D one (D, H, W) by its mid-plane in z."""
+    return field if field.ndim == 2 else field[field.shape[0] // 2]
 
 
 def fig_snapshots(example: dict, title: str, path: Path) -> None:
@@ -112,7 +117,7 @@ def fig_snapshots(example: dict, title: str, path: Path) -> None:
         for c, k in enumerate(picks):
             ax = axes[r, c]
             im = ax.imshow(
-                field[k],
+                _plane(field[k]),
                 origin="lower",
                 extent=extent,
                 cmap="magma" if err else "RdBu_r",
@@ -127,7 +132,9 @@ def fig_snapshots(example: dict, title: str, path: Path) -> None:
                 ax.set_ylabel(name, fontsize=9)
         fig.colorbar(im, ax=axes[r, :].tolist(), shrink=0.8)
     p = example["params"]
-    fig.suptitle(f"{title}: test sample omega={p[0]:.2f}, source ({p[1]:.2f}, {p[2]:.2f})", fontsize=10)
+    where = ", ".join(f"{c:.2f}" for c in p[1:])
+    plane = "" if "z" not in example else f"; slice z = {example['z'][example['z'].size // 2]:.3g}"
+    fig.suptitle(f"{title}: test sample omega={p[0]:.2f}, source ({where}){plane}", fontsize=10)
     _save(fig, path)
 
 
@@ -199,16 +206,19 @@ def fig_epoch_time(sweep: Sweep, path: Path) -> None:
 def dataset_summary(train: dataset.Dataset, test: dataset.Dataset) -> list[str]:
     cfg = yaml.safe_load(train.attrs["config"])
     ph, ms, sa = cfg["physics"], cfg["mesh"], cfg["sampling"]
-    n, nt, h, w = train.u.shape
+    n, nt, *zone = train.u.shape
+    boundary = "boundary loop" if len(zone) == 2 else "surface"
+    box = lambda half: " x ".join(f"[-{v}, {v}]" for v in half)  # noqa: E731
+    cells = " x ".join(str(ms[k]) for k in ("nx", "ny", "nz")[: len(zone)])
     return [
         "## Dataset",
         "",
         f"- `{train.path.parent}`: {n} train + {test.u.shape[0]} test samples; {nt} snapshots over "
-        f"[0, {ph['t_final']}]; zone grid {h} x {w} nodes; boundary loop of {train.boundary_index.shape[0]} nodes.",
-        f"- Physics: c = {ph['c']}, Omega = [-{ph['domain'][0]}, {ph['domain'][0]}] x [-{ph['domain'][1]}, "
-        f"{ph['domain'][1]}], Omega' = [-{ph['zone'][0]}, {ph['zone'][0]}] x [-{ph['zone'][1]}, {ph['zone'][1]}], "
+        f"[0, {ph['t_final']}]; zone grid {' x '.join(map(str, zone))} nodes; {boundary} of "
+        f"{train.boundary_index.shape[0]} nodes.",
+        f"- Physics: c = {ph['c']}, Omega = {box(ph['domain'])}, Omega' = {box(ph['zone'])}, "
         f"omega in {sa['omega']}, sources >= {sa['margin_zone']} outside Omega'.",
-        f"- Mesh {ms['nx']} x {ms['ny']} cells (P1); time step {float(train.attrs['dt']):.4g} "
+        f"- Mesh {cells} cells (P1); time step {float(train.attrs['dt']):.4g} "
         f"({train.attrs['substeps']} per snapshot), CFL limit {float(train.attrs['dt_crit']):.4g}.",
         f"- Made at git {train.attrs.get('git_revision', '?')} on {train.attrs.get('created', '?')}.",
         "",

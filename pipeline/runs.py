@@ -20,7 +20,7 @@ from surrogate.models import Geometry, TwoFieldSurrogate
 from surrogate.regularization import Regularization
 from surrogate.training import Scalers, pick_device, predict
 
-MODEL_ONLY_KEYS = ("order",)  # keys of conf/model/*.yaml that describe the grid, not the network
+MODEL_ONLY_KEYS = ("order", "data_dim")  # keys of conf/model/*.yaml that describe the grid, not the network
 
 
 def load_splits(root: str | Path) -> tuple[dataset.Dataset, dataset.Dataset]:
@@ -51,7 +51,8 @@ def load_data(cfg: DictConfig) -> tuple[dataset.Dataset, dataset.Dataset]:
 
 
 def geometry(ds: dataset.Dataset) -> Geometry:
-    return Geometry(ds.t.size, ds.y.size, ds.x.size, ds.boundary_index.shape[0])
+    depth = None if ds.z is None else ds.z.size
+    return Geometry(ds.t.size, ds.y.size, ds.x.size, ds.boundary_index.shape[0], depth)
 
 
 def regularization(cfg: DictConfig) -> Regularization:
@@ -65,12 +66,21 @@ def regularization(cfg: DictConfig) -> Regularization:
 def model_spec(cfg: DictConfig, geom: Geometry) -> dict:
     """The model's ``_target_`` spec in plain data: stored in every checkpoint, so the checkpoint
     alone rebuilds the model (``surrogate.checkpoint.load_model``)."""
+    want, have = int(cfg.model.get("data_dim", 2)), len(geom.field_axes)
+    if want != have:
+        raise ConfigError(
+            f"model={cfg.model.name} is a model for {want}D zones (model.data_dim={want}), but data="
+            f"{cfg.get('data')} holds {have}D fields; pick a {have}D model"
+            + (" (conv4d, conv3_5d, conv3_5db)" if have == 3 else "")
+            + f", or set +model.data_dim={have} to try this architecture on them"
+        )
     reg = regularization(cfg)
     spec = OmegaConf.to_container(cfg.model, resolve=True)
     for key in MODEL_ONLY_KEYS:
         spec.pop(key, None)
+    geometry = {k: v for k, v in asdict(geom).items() if not (k == "depth" and v is None)}  # 2D specs as before
     spec.update(
-        geometry={"_target_": f"{Geometry.__module__}.Geometry", **asdict(geom)},
+        geometry={"_target_": f"{Geometry.__module__}.Geometry", **geometry},
         batch_norm=reg.batch_norm,
         shared=reg.shared,
     )
@@ -82,7 +92,11 @@ def build_model(cfg: DictConfig, geom: Geometry, spec: dict | None = None) -> Tw
     ``cfg.seed``."""
     spec = spec if spec is not None else model_spec(cfg, geom)
     torch.manual_seed(int(cfg.seed))
-    return checkpoint.build(spec)
+    try:
+        return checkpoint.build(spec)
+    except ValueError as err:  # a model that does not fit the data (its axes, its dimension)
+        axes = ", ".join(("t", *geom.field_axes))
+        raise ConfigError(f"model={cfg.model.name} on data={cfg.get('data')} (axes {axes}): {err}") from None
 
 
 @dataclass

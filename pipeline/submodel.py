@@ -84,6 +84,7 @@ def submodel_run(run_dir: str | Path, cfg: DictConfig, contexts: dict[Path, Data
                 "u_ref": ds.u[k],
                 "u_zoom": res["zoom_u"][k],
                 "boundary_index": ds.boundary_index,
+                **({} if ds.z is None else {"z": ds.z}),
             }
             if run.model.target.full_field:
                 example["u_pred"] = pred_u[k]

@@ -25,7 +25,11 @@ from surrogate.metrics import ErrorSpec, epsilon
 from surrogate.targets import Target
 
 INTERPOLATION = "cubic Hermite in time between snapshots, from the predicted u and v on the loop"
-INTERIOR = (slice(None), slice(None), slice(1, -1), slice(1, -1))
+
+
+def interior(fields: np.ndarray) -> np.ndarray:
+    """The zone's interior nodes of fields (N, NT, *zone): every spatial axis without its two ends."""
+    return fields[(slice(None), slice(None), *[slice(1, -1)] * (fields.ndim - 2))]
 
 
 class DataContext:
@@ -83,7 +87,7 @@ def zoom_errors(res: dict, ds: dataset.Dataset, spec: ErrorSpec) -> dict:
         "eps_zoom": {f: zoom[f]["eps"] for f in ("u", "v")},
         "eps_zoom_t": {f: zoom[f]["eps_t"] for f in ("u", "v")},
         "eps_zoom_interior": {
-            f: epsilon(res[f"zoom_{f}"][INTERIOR], getattr(ds, f)[INTERIOR], spec)["eps"] for f in ("u", "v")
+            f: epsilon(interior(res[f"zoom_{f}"]), interior(getattr(ds, f)), spec)["eps"] for f in ("u", "v")
         },
         "eps_trace": {
             "u": epsilon(res["trace_u"], ds.boundary_u, spec)["eps"],

@@ -74,6 +74,9 @@ def convolve(
         w = weight.reshape(*weight.shape[:2], *ks[:keep], 1)
         y = convolve(merged, w, bias, groups, [*periodic[:keep], False])
         return y.reshape(*y.shape[:2], *grid)
+    active = [a for a, k in enumerate(ks) if k > 1]
+    if len(active) > 3:
+        return _convolve_by_slices(x, weight, bias, groups, periodic, active[0])
     half = [k // 2 for k in weight.shape[2:]]
     for axis, (h, per) in enumerate(zip(half, periodic, strict=True)):
         if per and h:
@@ -82,9 +85,7 @@ def convolve(
     if d <= 3:
         return _CONV[d](x, weight, bias, padding=zero_pad, groups=groups)
     # Fold the axes along which the kernel has size 1 into the batch, convolve the others.
-    active = [a for a, k in enumerate(weight.shape[2:]) if k > 1] or [0]
-    if len(active) > 3:
-        raise ValueError(f"a single factor can span at most 3 axes, got kernel {tuple(weight.shape[2:])}")
+    active = active or [0]
     rest = [a for a in range(d) if a not in active]
     n, c = x.shape[:2]
     perm = [0] + [a + 2 for a in rest] + [1] + [a + 2 for a in active]
@@ -98,6 +99,34 @@ def convolve(
     for pos, src in enumerate(perm):
         inv[src] = pos
     return y.permute(inv)
+
+
+def shift(x: torch.Tensor, dim: int, offset: int, periodic: bool) -> torch.Tensor:
+    """``y[i] = x[i + offset]`` along ``dim``: wrapping when periodic, zeros beyond the edge otherwise."""
+    if offset == 0:
+        return x
+    if periodic:
+        return torch.roll(x, -offset, dims=dim)
+    n = x.shape[dim]
+    pad = x.new_zeros(*x.shape[:dim], abs(offset), *x.shape[dim + 1 :])
+    if offset > 0:
+        return torch.cat([x.narrow(dim, offset, n - offset), pad], dim=dim)
+    return torch.cat([pad, x.narrow(dim, 0, n + offset)], dim=dim)
+
+
+def _convolve_by_slices(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, groups: int, periodic: Sequence[bool], axis: int
+) -> torch.Tensor:
+    """A kernel over more than 3 axes (PyTorch's largest convolution is 3D): the sum over the offsets
+    o of ``axis`` of the convolutions with the kernel's slice at o (size 1 along ``axis``, so that axis
+    folds into the batch), each shifted by o along ``axis``. Any number of axes, one code path."""
+    k = weight.shape[2 + axis]
+    out = None
+    for o in range(k):
+        part = convolve(x, weight.narrow(2 + axis, o, 1), None, groups, periodic)
+        part = shift(part, 2 + axis, o - k // 2, periodic[axis])
+        out = part if out is None else out + part
+    return out if bias is None else out + bias.reshape(1, -1, *[1] * (x.dim() - 2))
 
 
 def _shift_plan(

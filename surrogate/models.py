@@ -2,7 +2,8 @@
 
 Each model predicts displacement u and velocity v. Without SL (shared layers) it holds two separate
 networks; with SL one trunk feeds two heads, the trunk's parameters existing once. Two axes describe
-a model: its *target*, the full field on Omega' (H, W) or the boundary loop of Omega' (B, periodic),
+a model: its *target*, the full field on Omega' ((H, W), or (D, H, W) in 3D) or the boundary loop of
+Omega' (B, periodic; 2D only),
 and how it treats *time*: as an input (``"input"``, the paper's "t" models: (p, t) -> one snapshot),
 as output channels (``"channels"``, temporally global), or as a convolved grid axis (``"axis"``).
 
@@ -11,7 +12,9 @@ as output channels (``"channels"``, temporally global), or as a convolved grid a
   decoder stages (linear resize, convolution, [BN], activation) double the resolution up to the
   target grid, and a last convolution gives the field. ``factors`` decomposes every convolution a
   priori (Conv2.5D: ``[[y, x], [t]]``, Conv2.5Db: ``[[y], [x], [t]]``, Conv1.5D Boundary:
-  ``[[b], [t]]``); ``null`` keeps them dense (Conv2D, Conv3D, Conv2D Boundary, ...).
+  ``[[b], [t]]``); ``null`` keeps them dense (Conv2D, Conv3D, Conv2D Boundary, ...). On a 3D zone the
+  same classes give the 4D models: Conv4D (dense over (t, z, y, x)), Conv3.5D (``[[z, y, x], [t]]``)
+  and Conv3.5Db (``[[z], [y], [x], [t]]``), beyond what PyTorch's convolutions (at most 3D) offer.
 """
 
 from __future__ import annotations
@@ -32,15 +35,24 @@ TIMES = ("input", "channels", "axis")
 
 @dataclass(frozen=True)
 class Geometry:
-    """Sizes of the data the model predicts: NT snapshots, (H, W) zone grid, B boundary nodes."""
+    """Sizes of the data the model predicts: NT snapshots, (H, W) zone grid ((D, H, W) when ``depth``
+    is set: a 3D zone), B boundary nodes."""
 
     n_times: int
     height: int
     width: int
     n_boundary: int
+    depth: int | None = None
+
+    @property
+    def field_axes(self) -> tuple[str, ...]:
+        return ("y", "x") if self.depth is None else ("z", "y", "x")
 
     def size(self, axis: str) -> int:
-        return {"t": self.n_times, "y": self.height, "x": self.width, "b": self.n_boundary}[axis]
+        sizes = {"t": self.n_times, "z": self.depth, "y": self.height, "x": self.width, "b": self.n_boundary}
+        if sizes.get(axis) is None:
+            raise ValueError(f"axis {axis!r} is not an axis of this data (axes: t, {', '.join(self.field_axes)}, b)")
+        return sizes[axis]
 
 
 class TwoFieldSurrogate(nn.Module):
@@ -77,7 +89,7 @@ class TwoFieldSurrogate(nn.Module):
             shared,
             activation,
         )
-        self.space_axes = self.target.space_axes
+        self.space_axes = self.target.axes(geometry)  # raises when the target does not fit the data
         self.space = tuple(geometry.size(a) for a in self.space_axes)
         nets = [self.build(), self.build()]
         split = len(nets[0]) - self.n_head
@@ -94,13 +106,14 @@ class TwoFieldSurrogate(nn.Module):
 
     @property
     def n_inputs(self) -> int:
-        return 4 if self.time_sampled else 3
+        """p = (omega, source position) in 2D or 3D, plus t for the time-input models."""
+        return 1 + len(self.geometry.field_axes) + int(self.time_sampled)
 
     def build(self) -> list[nn.Module]:
         raise NotImplementedError
 
     def forward(self, p: torch.Tensor, t_idx: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Scaled parameters (N, 3) -> scaled (u, v), each (N, K, *space): every snapshot (K = NT) or
+        """Scaled parameters (N, 1 + dim) -> scaled (u, v), each (N, K, *space): every snapshot (K = NT) or
         those of ``t_idx`` (N, K)."""
         n, nt = p.shape[0], self.geometry.n_times
         if self.time_sampled:

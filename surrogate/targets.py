@@ -1,4 +1,4 @@
-"""What a surrogate predicts: the full field on Omega' or the trace on its boundary loop.
+"""What a surrogate predicts: the full field on Omega' (2D or 3D) or the trace on its boundary loop (2D).
 
 One strategy object per target, looked up once by name (``model.target`` in conf/model/*.yaml); every
 stage asks it what to learn from a split, which grid axes it predicts, and what boundary trace a
@@ -23,13 +23,24 @@ class Split(Protocol):
     boundary_v: np.ndarray
 
 
+class Grid(Protocol):
+    """The data's axes (``surrogate.models.Geometry`` is one)."""
+
+    field_axes: tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class Target:
-    """Base: ``name`` as in the configs, ``space_axes`` the predicted grid axes (``y, x`` or ``b``)."""
+    """Base: ``name`` as in the configs, ``space_axes`` the predicted grid axes on 2D data (``y, x``
+    or ``b``); :meth:`axes` gives them for any data."""
 
     name: str
     space_axes: tuple[str, ...]
     full_field: bool
+
+    def axes(self, grid: Grid) -> tuple[str, ...]:
+        """The predicted grid axes on data of ``grid``'s dimension."""
+        return self.space_axes
 
     def arrays(self, ds: Split) -> tuple[np.ndarray, np.ndarray]:
         """What a model of this target learns from a split: (u, v) of shape (N, NT, *space)."""
@@ -49,11 +60,14 @@ class FieldTarget(Target):
     space_axes: tuple[str, ...] = ("y", "x")
     full_field: bool = True
 
+    def axes(self, grid: Grid) -> tuple[str, ...]:
+        return tuple(grid.field_axes)
+
     def arrays(self, ds: Split) -> tuple[np.ndarray, np.ndarray]:
         return ds.u, ds.v
 
     def trace(self, pred: np.ndarray, loop: np.ndarray) -> np.ndarray:
-        return pred[..., loop[:, 0], loop[:, 1]]
+        return pred[(Ellipsis, *loop.T)]  # the 2D loop or the 3D surface nodes
 
 
 @dataclass(frozen=True)
@@ -61,6 +75,15 @@ class BoundaryTarget(Target):
     name: str = "boundary"
     space_axes: tuple[str, ...] = ("b",)
     full_field: bool = False
+
+    def axes(self, grid: Grid) -> tuple[str, ...]:
+        if len(grid.field_axes) != 2:
+            raise ValueError(
+                "model.target='boundary': the boundary models convolve along the periodic boundary loop "
+                "of a 2D zone; a 3D zone's surface has no such loop (use a full-field model: conv4d, "
+                "conv3_5d, conv3_5db, fc_t)"
+            )
+        return self.space_axes
 
     def arrays(self, ds: Split) -> tuple[np.ndarray, np.ndarray]:
         return ds.boundary_u, ds.boundary_v

@@ -52,21 +52,38 @@ def test_linear_decomposition_is_a_dense_conv_with_the_cp_kernel(kernel, factors
 
 
 @pytest.mark.parametrize("impl", ["conv", "gemm"])
-def test_four_dimensional_layer_against_an_independent_sum_of_shifts(impl):
-    """PyTorch has no conv4d: compare with a direct sum over the 81 kernel offsets."""
+@pytest.mark.parametrize(
+    "factors",
+    [[[0], [1], [2], [3]], [[1, 2, 3], [0]], [[0, 1, 2, 3]]],
+    ids=["conv3_5db", "conv3_5d", "conv4d-dense"],
+)
+@pytest.mark.parametrize("periodic_first", [False, True])
+def test_four_dimensional_layer_against_an_independent_sum_of_shifts(impl, factors, periodic_first):
+    """PyTorch has no conv4d: compare with a direct sum over the 81 kernel offsets (the dense 4D
+    kernel, too, which the conv path computes as a sum of shifted conv3d's)."""
     layer = DecomposedConv(
-        3, 2, (3, 3, 3, 3), [[0], [1], [2], [3]], rank=2, periodic=[False, False, True, False], impl=impl
+        3, 2, (3, 3, 3, 3), factors, rank=2, periodic=[periodic_first, False, True, False], impl=impl
     )
     layer = layer.double()
-    x = torch.randn(2, 3, 5, 4, 6, 5, dtype=torch.float64)
+    x = torch.randn(2, 3, 5, 4, 6, 5, dtype=torch.float64, requires_grad=True)
+    ref = _sum_of_shifts(layer, x, periodic_first)
+    out = layer(x)
+    assert torch.allclose(out, ref, atol=1e-13, rtol=0)
+    g = torch.randn_like(ref)
+    assert torch.allclose(torch.autograd.grad((out * g).sum(), x)[0], torch.autograd.grad((ref * g).sum(), x)[0])
+
+
+def _sum_of_shifts(layer: DecomposedConv, x: torch.Tensor, periodic_first: bool) -> torch.Tensor:
     w = layer.dense_kernel()
     xp = torch.cat([x[:, :, :, :, -1:], x, x[:, :, :, :, :1]], dim=4)  # circular along axis 2
-    xp = F.pad(xp, (1, 1, 0, 0, 1, 1, 1, 1))
+    if periodic_first:
+        xp = torch.cat([xp[:, :, -1:], xp, xp[:, :, :1]], dim=2)
+    xp = F.pad(xp, (1, 1, 0, 0, 1, 1, 0 if periodic_first else 1, 0 if periodic_first else 1))
     ref = torch.zeros(2, 2, 5, 4, 6, 5, dtype=torch.float64) + layer.bias.view(1, -1, 1, 1, 1, 1)
     for off in itertools.product(range(3), repeat=4):
         window = xp[:, :, off[0] : off[0] + 5, off[1] : off[1] + 4, off[2] : off[2] + 6, off[3] : off[3] + 5]
-        ref += torch.einsum("oi,bi...->bo...", w[(slice(None), slice(None), *off)], window)
-    assert torch.allclose(layer(x), ref, atol=1e-13, rtol=0)
+        ref = ref + torch.einsum("oi,bi...->bo...", w[(slice(None), slice(None), *off)], window)
+    return ref
 
 
 @pytest.mark.parametrize("impl", ["conv", "gemm"])

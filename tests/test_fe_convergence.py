@@ -15,7 +15,7 @@ from mpi4py import MPI
 import numpy as np
 import pytest
 
-from fe.discretization import Discretization, Rectangle
+from fe.discretization import Box, Discretization
 from fe.newmark import Newmark
 from fe.timestepping import CentralDifference, PointSources, TimeGrid, integrate
 
@@ -29,7 +29,7 @@ def _mode(disc: Discretization) -> np.ndarray:
 
 def _run(n: int, scheme, grid: TimeGrid, comm=MPI.COMM_SELF):
     """u, v at every snapshot on all owned dofs for the mode as initial displacement."""
-    disc = Discretization(comm, Rectangle(-1, 1, -1, 1, n, n))
+    disc = Discretization(comm, Box((-1, -1), (1, 1), (n, n)))
     stepper = scheme.stepper(disc, C, grid.dt, 1, disc.boundary_dofs, PointSources.none(1))
     stepper.start(_mode(disc)[:, None].copy())
     out: list[tuple[np.ndarray, np.ndarray]] = []

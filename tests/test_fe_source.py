@@ -8,7 +8,7 @@ from mpi4py import MPI
 import numpy as np
 import pytest
 
-from fe.discretization import Discretization, Rectangle
+from fe.discretization import Box, Discretization
 from fe.source import point_weights
 
 H = 2 / 8
@@ -32,7 +32,7 @@ def _moments(disc: Discretization, points: np.ndarray) -> np.ndarray:
 @pytest.mark.mpi
 @pytest.mark.parametrize("where", sorted(POINTS))
 def test_weights_are_a_partition_of_unity_reproducing_linears(where):
-    disc = Discretization(MPI.COMM_WORLD, Rectangle(-1, 1, -1, 1, 8, 8))
+    disc = Discretization(MPI.COMM_WORLD, Box((-1, -1), (1, 1), (8, 8)))
     pts = np.array(POINTS[where])
     m = _moments(disc, pts)
     assert np.abs(m[:, 0] - 1).max() < 1e-14
@@ -41,7 +41,7 @@ def test_weights_are_a_partition_of_unity_reproducing_linears(where):
 
 @pytest.mark.mpi
 def test_random_points_and_nonnegative_weights():
-    disc = Discretization(MPI.COMM_WORLD, Rectangle(-1, 1, -0.5, 0.5, 7, 5))
+    disc = Discretization(MPI.COMM_WORLD, Box((-1, -0.5), (1, 0.5), (7, 5)))
     pts = np.random.default_rng(3).uniform([-1, -0.5], [1, 0.5], size=(50, 2))
     m = _moments(disc, pts)
     assert np.abs(m[:, 0] - 1).max() < 1e-13 and np.abs(m[:, 1:] - pts).max() < 1e-13
@@ -50,7 +50,7 @@ def test_random_points_and_nonnegative_weights():
 
 
 def test_a_vertex_source_is_a_unit_nodal_load():
-    disc = Discretization(MPI.COMM_SELF, Rectangle(-1, 1, -1, 1, 8, 8))
+    disc = Discretization(MPI.COMM_SELF, Box((-1, -1), (1, 1), (8, 8)))
     rows, cols, vals = point_weights(disc, np.array([[0.25, -0.5]]))
     at_vertex = np.all(np.abs(disc.coords[rows] - [0.25, -0.5]) < 1e-14, axis=1)
     assert at_vertex.sum() == 1 and vals[at_vertex][0] == pytest.approx(1.0, abs=1e-14)
@@ -59,6 +59,6 @@ def test_a_vertex_source_is_a_unit_nodal_load():
 
 @pytest.mark.mpi
 def test_points_outside_the_mesh_are_refused():
-    disc = Discretization(MPI.COMM_WORLD, Rectangle(-1, 1, -1, 1, 4, 4))
+    disc = Discretization(MPI.COMM_WORLD, Box((-1, -1), (1, 1), (4, 4)))
     with pytest.raises(ValueError, match="outside the mesh"):
         point_weights(disc, np.array([[0.0, 0.0], [1.5, 0.0]]))

@@ -14,7 +14,7 @@ from surrogate.models import Geometry, n_parameters
 from surrogate.training import Trainer, TrainSpec
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
-MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml"))
+MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml") if "data_dim" not in p.read_text())  # 2D
 REGS = sorted(p.stem for p in (CONF / "reg").glob("*.yaml"))
 
 

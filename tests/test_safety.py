@@ -184,6 +184,10 @@ DATA_BAD = [
     ("sampling.seed=-1", r"sampling.seed=-1: must be an integer >= 0"),
     ("sampling.margin_boundary=1.5", r"sampling.margin_boundary=1.5: must be < half the domain"),
     ("export.sample=1000", r"export.sample=1000: must be a train-sample index in \[0, 7\]"),
+    ("sampling.zs=[0,1]", r"sampling.zs=\[0.0, 1.0\]: must be null for a 2D domain"),
+    ("physics.zone=[0.25,0.25,0.25]", r"physics.zone=\[0.25, 0.25, 0.25\]: needs 2 half-widths"),
+    ("mesh.nz=8", r"mesh.nz=8: must be null for a 2D domain"),
+    ("physics.domain=[1,1,1]", r"physics.zone=\[0.25, 0.25\]: needs 3 half-widths"),
 ]
 
 

@@ -113,7 +113,8 @@ def test_rows_and_columns_come_from_the_configs_labels():
     regs = {p.stem: yaml.safe_load(p.read_text()) for p in (conf / "reg").glob("*.yaml")}
     assert ROWS == [(n, models[n]["label"]) for n in sorted(models, key=lambda n: models[n]["order"])]
     assert COLS == [(n, regs[n]["label"]) for n in sorted(regs, key=lambda n: regs[n]["order"])]
-    assert ROWS[0] == ("fc_t", "FC t") and ROWS[-1] == ("conv1_5d_boundary", "Conv1.5D Boundary")
+    assert ROWS[0] == ("fc_t", "FC t") and ROWS[10] == ("conv1_5d_boundary", "Conv1.5D Boundary")
+    assert ROWS[11:] == [("conv4d", "Conv4D"), ("conv3_5d", "Conv3.5D"), ("conv3_5db", "Conv3.5Db")]  # 3D data
     assert COLS == [
         ("basic", "Basic"),
         ("bn", "BN"),

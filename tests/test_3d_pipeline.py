@@ -1,0 +1,104 @@
+"""3D through the pipeline: the tiny3d dataset, the 4D surrogates (Conv4D, Conv3.5D, Conv3.5Db) with
+their parameter counts, refusals of models that do not fit the data, and the whole chain on tiny3d."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from fe import dataset
+from fe.spec import MeshSpec, Physics, Sampling, SourceRegion, SpecError, check_dataset
+from pipeline.artefacts import ConfigError
+from pipeline.config import compose
+from pipeline.runs import build_model
+from surrogate.models import Geometry, n_parameters
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL3D = Geometry(n_times=17, height=9, width=9, n_boundary=386, depth=9)  # the small3d preset's data
+
+
+@pytest.fixture(scope="module")
+def tiny3d(tmp_path_factory) -> Path:
+    from pipeline.data import run
+
+    root = tmp_path_factory.mktemp("tiny3d")
+    run(compose("data", ["dataset=tiny3d", f"paths.data_dir={root}", "progress=false"]))
+    return root
+
+
+def test_tiny3d_dataset_layout(tiny3d):
+    train = dataset.load(tiny3d / "tiny3d" / "train.h5")
+    assert train.u.shape == (8, 9, 5, 5, 5) and train.params.shape == (8, 4) and train.dim == 3
+    assert train.boundary_index.shape == (5**3 - 3**3, 3)
+    assert np.array_equal(train.z, np.linspace(-0.25, 0.25, 5))
+    # the surface trace is the field at the surface nodes: an interior node is never among them
+    assert np.array_equal(train.boundary_u[..., 0], train.u[:, :, 0, 0, 0])
+    assert not np.any(np.all(train.boundary_index == 2, axis=1))
+    assert np.abs(train.u[:, :, 1:-1, 1:-1, 1:-1]).max() > 0.05 * np.abs(train.u).max()
+    assert int(train.attrs["schema_version"]) == dataset.SCHEMA_VERSION
+
+
+def test_3d_specs_name_the_key_at_fault():
+    with pytest.raises(SpecError, match=r"mesh.nz=None: a 3D domain needs"):
+        check_dataset(Physics(domain=(1, 1, 1), zone=(0.25, 0.25, 0.25)), MeshSpec(nx=16, ny=16), Sampling())
+    with pytest.raises(SpecError, match=r"mesh.nz=12: the zone edge"):
+        check_dataset(Physics(domain=(1, 1, 1), zone=(0.25, 0.25, 0.25)), MeshSpec(16, 16, 12), Sampling())
+    with pytest.raises(SpecError, match=r"physics.domain=\[1, 1, 1, 1\]: expected 2 half-widths"):
+        Physics(domain=(1, 1, 1, 1))
+
+
+def test_3d_source_region_volume_and_membership():
+    region = SourceRegion.of(Physics(domain=(1, 1, 1), zone=(0.25, 0.25, 0.25)), Sampling(xs=None, ys=None))
+    assert region.measure() == pytest.approx(1.8**3 - 1.2**3)
+    pts = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 0.7], [0.95, 0.0, 0.0]])
+    assert region.contains(pts).tolist() == [False, True, False]
+
+
+@pytest.mark.parametrize("reg", ["basic", "bn_sl", "e_sl"])
+def test_4d_models_predict_the_3d_zone_and_the_decomposed_are_much_smaller(reg):
+    sizes = {}
+    for name in ("conv4d", "conv3_5d", "conv3_5db"):
+        model = build_model(compose("train", [f"model={name}", f"reg={reg}", "data=small3d"]), SMALL3D)
+        model.eval()
+        with torch.no_grad():
+            u, v = model(torch.rand(2, 4))
+        assert u.shape == v.shape == (2, 17, 9, 9, 9)
+        sizes[name] = n_parameters(model)
+    assert sizes["conv4d"] >= 8 * sizes["conv3_5db"], sizes  # the issue's bar: at least 8x at equal widths
+    assert sizes["conv4d"] > sizes["conv3_5d"] > sizes["conv3_5db"], sizes
+
+
+def test_models_that_do_not_fit_the_data_are_refused_by_name():
+    with pytest.raises(ConfigError, match=r"model=conv3d is a model for 2D zones .* pick a 3D model"):
+        build_model(compose("train", ["model=conv3d", "data=small3d"]), SMALL3D)
+    with pytest.raises(ConfigError, match=r"model=conv4d is a model for 3D zones"):
+        build_model(compose("train", ["model=conv4d"]), Geometry(17, 9, 9, 32))
+    with pytest.raises(ConfigError, match=r"boundary loop of a 2D zone"):
+        build_model(compose("train", ["model=conv1d_boundary", "+model.data_dim=3", "data=small3d"]), SMALL3D)
+
+
+def _run(*args: str) -> str:
+    out = subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    return out.stdout + out.stderr
+
+
+@pytest.mark.slow
+def test_train_submodel_report_on_tiny3d(tiny3d, tmp_path):
+    paths = [f"paths.data_dir={tiny3d}", f"paths.results_dir={tmp_path}", f"paths.output_dir={tmp_path / 'out'}"]
+    common = ["data=tiny3d", "train.epochs=2", "progress=false", *paths]
+    _run("pipeline.train", "-m", "model=conv3_5db,conv3_5d", "reg=basic", *common)
+    sweep = tmp_path / "sweeps" / "tiny3d-quick"
+    log = _run("pipeline.submodel", f"target={sweep}", "progress=false", *paths)
+    assert "Conv3.5Db/Basic after zoom" in log
+    _run("pipeline.tables", str(sweep))
+    assert "Conv3.5Db" in (sweep / "tables.md").read_text()
+    _run("pipeline.report", f"target={sweep}", f"report.out={tmp_path / 'report'}", *paths)
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "zone grid 5 x 5 x 5 nodes; surface of 98 nodes" in report
+    assert (tmp_path / "report" / "snapshots.png").stat().st_size > 10_000
