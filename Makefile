@@ -13,6 +13,7 @@ ARGS ?=
 PROTOCOL ?= short
 SEEDS ?= 0
 STUDY := results/sweeps/small-quick
+STUDY3D := results/sweeps/3d-speedup
 SWEEP ?= results/sweeps/small-$(PROTOCOL)
 
 # Interpreters tried in order: $(PYTHON) if given, python3.12/3.13/python3 on PATH, then pyenv's.
@@ -21,7 +22,7 @@ PY_CANDIDATES = $(PYTHON) python3.12 python3.13 python3 \
 	$(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3)
 PIP_NOISE := is ignored: it is neither a file nor a directory
 
-.PHONY: help setup data train submodel baselines report grid study study-boundary tables all test test-fast test-mpi test-slurm lint bench clean
+.PHONY: help setup data train submodel baselines report grid study study-boundary study-3d tables all test test-fast test-mpi test-slurm lint bench clean
 
 help: ## list the targets
 	@echo "wavezoom targets (overrides: make <target> ARGS='key=value ...'):"
@@ -88,6 +89,15 @@ study-boundary: $(STAMP) ## regenerate docs/results/small-quick-boundary: 5 boun
 	$(PY) -m pipeline.submodel target=$(STUDY)-boundary progress=false
 	$(PY) -m pipeline.tables $(STUDY)-boundary --out docs/results/small-quick-boundary
 	$(PY) -m pipeline.report target=$(STUDY)-boundary report.out=docs/results/small-quick-boundary
+
+study-3d: $(STAMP) ## 3D speed-up table (docs/results/3d-speedup): small3d/medium3d/paper3d data + baselines, Conv3.5Db on each, submodel
+	for d in small3d medium3d paper3d; do \
+		$(PY) -m pipeline.data dataset=$$d progress=false; $(PY) -m pipeline.baselines data=$$d progress=false; done
+	$(PY) -m pipeline.train -m data=small3d,medium3d,paper3d model=conv3_5db reg=basic train=quick \
+		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=$(STUDY3D) \
+		'hydra.sweep.subdir=$${data}-$${model.name}-$${reg.name}-s$${seed}'
+	$(PY) -m pipeline.submodel target=$(STUDY3D) progress=false threads=1
+	$(PY) -m pipeline.speedup $(STUDY3D) --out docs/results/3d-speedup
 
 test: $(STAMP) ## run the test suite, then the MPI tests under mpirun (NP=2 ranks)
 	$(PY) -m pytest $(ARGS)

@@ -92,9 +92,18 @@ def row(run_dir: Path) -> dict:
         "baseline after zoom u %": base[1] if base else math.nan,
     }
     out["u / baseline"] = out["after zoom u %"] / out["baseline after zoom u %"] if base else math.nan
-    fast, close = out["speed-up"] >= GOAL_SPEEDUP, out["u / baseline"] <= GOAL_ERROR_RATIO
-    out["goal"] = "met" if fast and close else ("faster, not as accurate" if fast else "not faster")
+    out["goal"] = goal(out["speed-up"], out["u / baseline"])
     return out
+
+
+def goal(speedup: float, error_ratio: float) -> str:
+    """Issue 11's verdict for one row: fast enough, and accurate enough against the best baseline."""
+    if math.isnan(error_ratio):
+        return "no baseline to judge by"
+    fast, close = speedup >= GOAL_SPEEDUP, error_ratio <= GOAL_ERROR_RATIO
+    if fast and close:
+        return "met"
+    return "faster, not as accurate" if fast else ("as accurate, not faster" if close else "neither")
 
 
 def _fmt(v) -> str:

@@ -27,8 +27,14 @@ def tiny3d(tmp_path_factory) -> Path:
     from pipeline.data import run
 
     root = tmp_path_factory.mktemp("tiny3d")
-    run(compose("data", ["dataset=tiny3d", f"paths.data_dir={root}", "progress=false"]))
+    run(compose("data", ["dataset=tiny3d", f"paths.data_dir={root}", "progress=false", "export.sample=0"]))
     return root
+
+
+def test_paraview_export_of_a_3d_parent_sample(tiny3d):
+    xdmf = (tiny3d / "tiny3d" / "paraview" / "train_0.xdmf").read_text()
+    assert 'TopologyType="Tetrahedron"' in xdmf and 'NumberOfElements="24576"' in xdmf  # 16^3 cubes x 6
+    assert xdmf.count('<Attribute Name="u"') == 9  # every snapshot
 
 
 def test_tiny3d_dataset_layout(tiny3d):
@@ -102,3 +108,28 @@ def test_train_submodel_report_on_tiny3d(tiny3d, tmp_path):
     report = (tmp_path / "report" / "report.md").read_text()
     assert "zone grid 5 x 5 x 5 nodes; surface of 98 nodes" in report
     assert (tmp_path / "report" / "snapshots.png").stat().st_size > 10_000
+    _run("pipeline.speedup", str(sweep))
+    table = (sweep / "speedup.md").read_text()
+    for label in ("Conv3.5Db / Basic", "Conv3.5D / Basic"):
+        assert f"| tiny3d | 4,913 | 125 | {label} |" in table
+
+
+def test_speedup_table_sizes_and_verdicts():
+    from pipeline.speedup import _data_sizes, goal, render
+
+    assert goal(12.0, 1.5) == "met" and goal(12.0, 3.0) == "faster, not as accurate"
+    assert goal(3.0, 1.5) == "as accurate, not faster" and goal(3.0, 3.0) == "neither"
+    assert goal(12.0, float("nan")) == "no baseline to judge by"
+
+    cfg = {"physics": {"domain": [3, 3, 3], "zone": [0.25, 0.25, 0.25]}, "mesh": {"nx": 96, "ny": 96, "nz": 96}}
+    assert _data_sizes(cfg) == (97**3, 9**3)
+    base = {"data": "x", "parent nodes": 1, "zone nodes": 1, "model": "m", "full FE ms/sample": 1.0}
+    base |= {"surrogate ms/sample": 0.1, "submodel ms/sample": 0.1, "after zoom u %": 3.0, "after zoom v %": 3.0}
+    rows = [
+        {**base, "speed-up": 12.0, "best baseline": "RBF", "baseline after zoom u %": 2.0, "u / baseline": 1.5},
+        {**base, "speed-up": 12.0, "best baseline": "RBF", "baseline after zoom u %": 1.0, "u / baseline": 3.0},
+    ]
+    for r in rows:
+        r["goal"] = goal(r["speed-up"], r["u / baseline"])
+    md, csv = render(rows)
+    assert md.count("| met |") == 1 and csv.count("\n") == 3
