@@ -133,3 +133,14 @@ def test_speedup_table_sizes_and_verdicts():
         r["goal"] = goal(r["speed-up"], r["u / baseline"])
     md, csv = render(rows)
     assert md.count("| met |") == 1 and csv.count("\n") == 3
+
+
+def test_2d_datasets_keep_their_identity():
+    """The 3D keys are left out of a 2D dataset's config and fingerprint while null, so 2D data made
+    before 3D existed is not refused as 'made by another config'; in 3D they are part of it."""
+    from pipeline.datajob import data_content
+
+    flat = data_content(compose("data", ["dataset=small"]))
+    assert "nz" not in flat["mesh"] and "zs" not in flat["sampling"]
+    deep = data_content(compose("data", ["dataset=small3d"]))
+    assert deep["mesh"]["nz"] == 32 and deep["sampling"]["zs"] == [-0.5, 0.5]
