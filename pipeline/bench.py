@@ -1,6 +1,7 @@
 """``make bench``: print the benchmark figures (and ratios measured in the same run).
 
-``python -m pipeline.bench [fe|surrogate|surrogate3d ...]``; with no argument every section runs.
+``python -m pipeline.bench [fe|surrogate|surrogate3d|compile ...]``; with no argument every section
+runs but ``compile`` (opt-in: it compiles three models, minutes).
 """
 
 from __future__ import annotations
@@ -19,8 +20,13 @@ def main(argv: list[str]) -> None:
             from pipeline import bench_surrogate as mod
 
             out = mod.bench() if section == "surrogate" else mod.bench_3d()
+        elif section == "compile":
+            from pipeline import bench_surrogate as mod
+
+            print(mod.report_compile(mod.bench_compile()), flush=True)
+            continue
         else:
-            raise SystemExit(f"unknown benchmark section {section!r}; allowed: fe, surrogate, surrogate3d")
+            raise SystemExit(f"unknown benchmark section {section!r}; allowed: fe, surrogate, surrogate3d, compile")
         print(mod.report(out), flush=True)
         print(flush=True)
 

@@ -96,7 +96,9 @@ def machine_limits(rounds: int = 7) -> dict[str, float]:
     return {"matmul_gflops": 2 * n**3 / t["mm"] / 1e9, "copy_gbs": 2 * src.numel() * 4 / t["copy"] / 1e9}
 
 
-def _trainer_step(name: str, reg: str, geom: Geometry, tmp: Path) -> tuple[Callable, Callable, dict]:
+def _trainer_step(
+    name: str, reg: str, geom: Geometry, tmp: Path, compile: bool = False
+) -> tuple[Callable, Callable, dict]:
     """The training stage's own step (loss, backward, Adam) on random data of the preset's shape."""
     cfg = compose("train", [f"model={name}", f"reg={reg}"])
     model = build_model(cfg, geom)
@@ -106,14 +108,15 @@ def _trainer_step(name: str, reg: str, geom: Geometry, tmp: Path) -> tuple[Calla
     rng = np.random.default_rng(0)
     u, v = (rng.standard_normal((n, geom.n_times, *space)).astype(np.float32) for _ in range(2))
     p = rng.random((n, 1 + len(geom.field_axes)))
-    trainer = Trainer(model, spec, regularization(cfg), p, u, v, 0.0625, tmp, {}, 0, torch.device("cpu"))
+    trainer = Trainer(
+        model, spec, regularization(cfg), p, u, v, 0.0625, tmp, {}, 0, torch.device("cpu"), compile=compile
+    )
     idx, gen = torch.arange(n), torch.Generator().manual_seed(0)
 
     def step() -> None:
         model.train()
-        loss = trainer._loss(idx, trainer._times(n, gen))
         trainer.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        trainer._backward(idx, trainer._times(n, gen))
         trainer.optimizer.step()
 
     @torch.no_grad()
@@ -198,6 +201,47 @@ def bench(
     write_json(out_path, out)
     out["written"] = str(out_path)
     return out
+
+
+COMPILE_MODELS = ("conv2d_t", "conv2_5db", "conv3d")
+
+
+def bench_compile(rounds: int = 7, models: tuple[str, ...] = COMPILE_MODELS) -> dict:
+    """The ``compile=true`` ablation: each model's step eager and through torch.compile, interleaved,
+    with the one-off compile time (the first two compiled steps). Opt-in: compiling takes minutes."""
+    geom = default_geometry()
+    steps, out = {}, {"geometry": geom.__dict__, "threads": torch.get_num_threads(), "models": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in models:
+            for compiled in (False, True):
+                step, _, info = _trainer_step(name, "basic", geom, Path(tmp), compile=compiled)
+                start = time.perf_counter()
+                step()
+                step()
+                key = f"{name}-{'compiled' if compiled else 'eager'}"
+                steps[key] = step
+                out["models"][key] = {**info, "warmup_s": time.perf_counter() - start}
+        for key, t in median_times(steps, rounds).items():
+            out["models"][key]["step_s"] = t
+    out["written"] = str(OUT.with_name("compile.json"))
+    write_json(Path(out["written"]), out)
+    return out
+
+
+def report_compile(out: dict) -> str:
+    lines = [
+        f"torch.compile ablation ({out['threads']} thread(s), default preset, Basic, medians of interleaved rounds):",
+        "",
+        "| model | eager step | compiled step | eager / compiled | compile time (first 2 steps) |",
+        "|---|---|---|---|---|",
+    ]
+    for name in dict.fromkeys(k.rsplit("-", 1)[0] for k in out["models"]):
+        e, c = out["models"][f"{name}-eager"], out["models"][f"{name}-compiled"]
+        lines.append(
+            f"| {e['label']} | {1e3 * e['step_s']:.1f} ms | {1e3 * c['step_s']:.1f} ms | "
+            f"{e['step_s'] / c['step_s']:.2f}x | {c['warmup_s']:.0f} s |"
+        )
+    return "\n".join([*lines, f"written: {out['written']}"])
 
 
 def bench_3d(rounds: int = 5, latency_rounds: int = 11) -> dict:

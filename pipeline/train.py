@@ -72,6 +72,7 @@ def train_run(cfg: DictConfig, run_dir: str | Path, on_epoch=None) -> dict:
         meta,
         int(cfg.seed),
         pick_device(str(cfg.device)),
+        compile=bool(cfg.compile),
     )
     figures = trainer.fit(progress=bool(cfg.progress), on_epoch=on_epoch)
     spec = ErrorSpec(**cfg.metrics)

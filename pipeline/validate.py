@@ -75,6 +75,7 @@ def check_execution(cfg: DictConfig) -> None:
     integer(cfg, "seed", lo=0)
     integer(cfg, "threads", lo=1, none=True)
     boolean(cfg, "progress")
+    boolean(cfg, "compile")
     device = _get(cfg, "device")
     if not (isinstance(device, str) and DEVICE.match(device)):
         raise ConfigError(f"device={device!r}: allowed auto, cpu, mps, cuda or cuda:<index>")

@@ -129,8 +129,13 @@ class Trainer:
         meta: dict,
         seed: int,
         device: torch.device,
+        compile: bool = False,
     ):
         self.model, self.spec, self.reg, self.dt = model.to(device), spec, reg, dt
+        # The training step's forward runs through torch.compile when asked (the module itself, its
+        # checkpoints and predictions stay eager); a compiler failure falls back to eager, once.
+        self._forward = torch.compile(self.model, dynamic=False) if compile else self.model
+        self.compiled = compile
         self.run_dir, self.meta, self.seed, self.device = Path(run_dir), meta, seed, device
         self.run_dir.mkdir(parents=True, exist_ok=True)
         p, ut, vt = (torch.as_tensor(a, dtype=torch.float32) for a in (params, u, v))
@@ -205,7 +210,7 @@ class Trainer:
         p, sc = self.p[idx], self.dev_scalers
         if t_idx is not None and self.reg.uses_euler:
             t_idx = torch.cat([t_idx, t_idx + 1], dim=1)
-        u_hat, v_hat = self.model(p, t_idx)
+        u_hat, v_hat = self._forward(p, t_idx)
         u_ref = self.u[idx] if t_idx is None else torch.gather(self.u[idx], 1, _expand(t_idx, self.u))
         v_ref = self.v[idx] if t_idx is None else torch.gather(self.v[idx], 1, _expand(t_idx, self.v))
         loss = mse(u_hat, u_ref) + mse(v_hat, v_ref)
@@ -232,15 +237,31 @@ class Trainer:
             idx = order[b0 : b0 + self.spec.batch_size]
             if idx.numel() < 2 and self.model.batch_norm:
                 continue  # batch norm needs at least two samples
-            loss = self._loss(idx, self._times(idx.numel(), gen))
+            t_idx = self._times(idx.numel(), gen)
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            loss = self._backward(idx, t_idx)
             self.optimizer.step()
             total += float(loss.detach()) * idx.numel()
             count += idx.numel()
         if self.device.type == "cuda":
             torch.cuda.synchronize()
         return total / max(count, 1), time.perf_counter() - start
+
+    def _backward(self, idx: torch.Tensor, t_idx: torch.Tensor | None) -> torch.Tensor:
+        """Loss and gradients of one batch; a compiled step that fails to compile is redone eagerly
+        and the run goes on without compilation (the failure is logged once)."""
+        try:
+            loss = self._loss(idx, t_idx)
+            loss.backward()
+        except Exception as err:  # torch._dynamo / inductor failures come as many exception types
+            if self._forward is self.model:
+                raise
+            log.warning("torch.compile failed (%s: %s); training on without it", type(err).__name__, err)
+            self._forward, self.compiled = self.model, False
+            self.optimizer.zero_grad(set_to_none=True)
+            loss = self._loss(idx, t_idx)
+            loss.backward()
+        return loss
 
     def fit(self, progress: bool = True, on_epoch: Callable[[int], None] | None = None) -> dict:
         """Train to ``spec.epochs`` (from the checkpoint if one exists); return the run's figures."""

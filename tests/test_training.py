@@ -182,3 +182,33 @@ def test_training_without_data_says_how_to_make_it(tmp_path):
 
     with pytest.raises(DatasetError, match=r"data=tiny: .*python -m pipeline.data dataset=tiny paths.data_dir="):
         train_run(compose("train", ["data=tiny", f"paths.data_dir={tmp_path}"]), tmp_path / "run")
+
+
+def test_a_failing_torch_compile_falls_back_to_the_eager_step(tiny_data, tmp_path, monkeypatch, caplog):
+    """compile=true with a compiler that breaks at the first step: the run warns once and ends with
+    exactly the eager run's metrics (the failed step is redone eagerly, nothing is half-applied)."""
+
+    def broken(model, **kw):
+        def call(*args, **kwargs):
+            model(*args, **kwargs)  # touches the module like a real compiled graph would
+            raise RuntimeError("inductor: no C++ compiler")
+
+        return call
+
+    eager = train_run(_cfg(tiny_data, tmp_path, "model=conv2_5db", "reg=e_sl"), tmp_path / "eager")
+    monkeypatch.setattr(torch, "compile", broken)
+    with caplog.at_level("WARNING"):
+        fallback = train_run(_cfg(tiny_data, tmp_path, "model=conv2_5db", "reg=e_sl", "compile=true"), tmp_path / "c")
+    assert fallback["eps"] == eager["eps"]
+    assert (
+        sum("torch.compile failed (RuntimeError: inductor: no C++ compiler)" in r.message for r in caplog.records) == 1
+    )
+
+
+@pytest.mark.slow
+def test_a_compiled_step_trains_as_the_eager_one(tiny_data, tmp_path):
+    eager = train_run(_cfg(tiny_data, tmp_path, "model=conv2d_t", "reg=basic"), tmp_path / "eager")
+    compiled = train_run(_cfg(tiny_data, tmp_path, "model=conv2d_t", "reg=basic", "compile=true"), tmp_path / "c")
+    for split in ("train", "test"):
+        for f in ("u", "v"):
+            assert compiled["eps"][split][f] == pytest.approx(eager["eps"][split][f], rel=1e-3)
