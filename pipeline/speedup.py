@@ -27,6 +27,7 @@ COLUMNS = (
     "parent nodes",
     "zone nodes",
     "model",
+    "seed",
     "full FE ms/sample",
     "surrogate ms/sample",
     "submodel ms/sample",
@@ -82,6 +83,7 @@ def row(run_dir: Path) -> dict:
         "parent nodes": parent,
         "zone nodes": zone,
         "model": f"{sub['label']} / {sub['reg_label']}",
+        "seed": int(cfg["seed"]),
         "full FE ms/sample": 1e3 * timing["full_fe_s"] / n,
         "surrogate ms/sample": 1e3 * timing["surrogate_s"] / n,
         "submodel ms/sample": 1e3 * timing["submodel_s"] / n,
@@ -114,7 +116,7 @@ def _fmt(v) -> str:
 
 def render(rows: list[dict]) -> tuple[str, str]:
     """(Markdown, CSV) of the table, rows by parent size."""
-    rows = sorted(rows, key=lambda r: (r["parent nodes"], r["model"]))
+    rows = sorted(rows, key=lambda r: (r["parent nodes"], r["model"], r["seed"]))
     md = [
         "| " + " | ".join(COLUMNS) + " |",
         "|" + "---|" * len(COLUMNS),

@@ -111,7 +111,7 @@ def test_train_submodel_report_on_tiny3d(tiny3d, tmp_path):
     _run("pipeline.speedup", str(sweep))
     table = (sweep / "speedup.md").read_text()
     for label in ("Conv3.5Db / Basic", "Conv3.5D / Basic"):
-        assert f"| tiny3d | 4,913 | 125 | {label} |" in table
+        assert f"| tiny3d | 4,913 | 125 | {label} | 0 |" in table
 
 
 def test_speedup_table_sizes_and_verdicts():
@@ -123,7 +123,7 @@ def test_speedup_table_sizes_and_verdicts():
 
     cfg = {"physics": {"domain": [3, 3, 3], "zone": [0.25, 0.25, 0.25]}, "mesh": {"nx": 96, "ny": 96, "nz": 96}}
     assert _data_sizes(cfg) == (97**3, 9**3)
-    base = {"data": "x", "parent nodes": 1, "zone nodes": 1, "model": "m", "full FE ms/sample": 1.0}
+    base = {"data": "x", "parent nodes": 1, "zone nodes": 1, "model": "m", "seed": 0, "full FE ms/sample": 1.0}
     base |= {"surrogate ms/sample": 0.1, "submodel ms/sample": 0.1, "after zoom u %": 3.0, "after zoom v %": 3.0}
     rows = [
         {**base, "speed-up": 12.0, "best baseline": "RBF", "baseline after zoom u %": 2.0, "u / baseline": 1.5},
