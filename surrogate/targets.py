@@ -31,16 +31,14 @@ class Grid(Protocol):
 
 @dataclass(frozen=True)
 class Target:
-    """Base: ``name`` as in the configs, ``space_axes`` the predicted grid axes on 2D data (``y, x``
-    or ``b``); :meth:`axes` gives them for any data."""
+    """Base: ``name`` as in the configs; :meth:`axes` gives the predicted grid axes on given data."""
 
     name: str
-    space_axes: tuple[str, ...]
     full_field: bool
 
     def axes(self, grid: Grid) -> tuple[str, ...]:
-        """The predicted grid axes on data of ``grid``'s dimension."""
-        return self.space_axes
+        """The predicted grid axes on data of ``grid``'s dimension (``y, x``, ``z, y, x`` or ``b``)."""
+        raise NotImplementedError
 
     def arrays(self, ds: Split) -> tuple[np.ndarray, np.ndarray]:
         """What a model of this target learns from a split: (u, v) of shape (N, NT, *space)."""
@@ -57,7 +55,6 @@ class Target:
 @dataclass(frozen=True)
 class FieldTarget(Target):
     name: str = "field"
-    space_axes: tuple[str, ...] = ("y", "x")
     full_field: bool = True
 
     def axes(self, grid: Grid) -> tuple[str, ...]:
@@ -73,7 +70,6 @@ class FieldTarget(Target):
 @dataclass(frozen=True)
 class BoundaryTarget(Target):
     name: str = "boundary"
-    space_axes: tuple[str, ...] = ("b",)
     full_field: bool = False
 
     def axes(self, grid: Grid) -> tuple[str, ...]:
@@ -83,7 +79,7 @@ class BoundaryTarget(Target):
                 "of a 2D zone; a 3D zone's surface has no such loop (use a full-field model: conv4d, "
                 "conv3_5d, conv3_5db, fc_t)"
             )
-        return self.space_axes
+        return ("b",)
 
     def arrays(self, ds: Split) -> tuple[np.ndarray, np.ndarray]:
         return ds.boundary_u, ds.boundary_v
