@@ -296,6 +296,7 @@ class Trainer:
             "mean_epoch_seconds": float(np.mean(seconds)) if seconds else None,
             "parameters": n_parameters(self.model),
             "peak_memory_bytes": memory.peak(),
+            "compiled": self.compiled,  # whether the step ran through torch.compile (false after a fallback)
         }
 
     # -- predictions and errors -------------------------------------------------------------------

@@ -199,7 +199,7 @@ def test_a_failing_torch_compile_falls_back_to_the_eager_step(tiny_data, tmp_pat
     monkeypatch.setattr(torch, "compile", broken)
     with caplog.at_level("WARNING"):
         fallback = train_run(_cfg(tiny_data, tmp_path, "model=conv2_5db", "reg=e_sl", "compile=true"), tmp_path / "c")
-    assert fallback["eps"] == eager["eps"]
+    assert fallback["eps"] == eager["eps"] and fallback["compiled"] is False and eager["compiled"] is False
     assert (
         sum("torch.compile failed (RuntimeError: inductor: no C++ compiler)" in r.message for r in caplog.records) == 1
     )
@@ -209,6 +209,7 @@ def test_a_failing_torch_compile_falls_back_to_the_eager_step(tiny_data, tmp_pat
 def test_a_compiled_step_trains_as_the_eager_one(tiny_data, tmp_path):
     eager = train_run(_cfg(tiny_data, tmp_path, "model=conv2d_t", "reg=basic"), tmp_path / "eager")
     compiled = train_run(_cfg(tiny_data, tmp_path, "model=conv2d_t", "reg=basic", "compile=true"), tmp_path / "c")
+    assert compiled["compiled"] is True
     for split in ("train", "test"):
         for f in ("u", "v"):
             assert compiled["eps"][split][f] == pytest.approx(eager["eps"][split][f], rel=1e-3)
