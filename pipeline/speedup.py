@@ -11,6 +11,7 @@ Issue 11's goal is printed as a verdict per row: >= 10x faster at an error withi
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 from pathlib import Path
@@ -18,6 +19,8 @@ from pathlib import Path
 import yaml
 
 from fe import dataset
+from fe.spec import MeshSpec, Physics, build
+from fe.zone import ZoneGrid
 from pipeline.artefacts import BASELINES, SUBMODEL, RunError, short, write_text
 from pipeline.runs import read_metrics, run_dirs
 
@@ -43,13 +46,17 @@ COLUMNS = (
 
 def _data_sizes(cfg: dict) -> tuple[int, int]:
     """Nodes of the parent mesh and of the zone grid, from a dataset's recorded config."""
-    dom, zone = cfg["physics"]["domain"], cfg["physics"]["zone"]
-    cells = [cfg["mesh"][k] for k in ("nx", "ny", "nz")[: len(dom)]]
-    parent = math.prod(n + 1 for n in cells)
-    zone_nodes = math.prod(round(2 * z / (2 * d / n)) + 1 for z, d, n in zip(zone, dom, cells, strict=True))
-    return parent, zone_nodes
+    physics, mesh = build(Physics, "physics", cfg["physics"]), build(MeshSpec, "mesh", cfg["mesh"])
+    return math.prod(n + 1 for n in mesh.cells(physics.dim)), math.prod(ZoneGrid.of(physics, mesh).shape)
 
 
+@functools.cache
+def _data_config(data_dir: str) -> dict:
+    """The recorded config of a dataset (read once per dataset, however many runs share it)."""
+    return yaml.safe_load(dataset.read_attrs(Path(data_dir) / "test.h5")["config"])
+
+
+@functools.cache
 def _best_baseline(results_dir: Path, data: str, fingerprint: str | None) -> tuple[str, float] | None:
     path = results_dir / "baselines" / data / BASELINES
     if not path.is_file():
@@ -73,8 +80,7 @@ def row(run_dir: Path) -> dict:
     if "full_fe_s" not in timing:
         raise RunError(f"run {run_dir.name}: the submodel ran with submodel.time_full_solve=false")
     cfg = yaml.safe_load(metrics["config"])
-    data_cfg = yaml.safe_load(dataset.read_attrs(Path(sub["data"]) / "test.h5")["config"])
-    parent, zone = _data_sizes(data_cfg)
+    parent, zone = _data_sizes(_data_config(sub["data"]))
     n = timing["samples"]
     eps = sub["eps_zoom"]["test"]
     base = _best_baseline(Path(cfg["paths"]["results_dir"]), str(cfg["data"]), metrics.get("data_fingerprint"))
