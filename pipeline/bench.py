@@ -6,28 +6,27 @@ runs but ``compile`` (opt-in: it compiles three models, minutes).
 
 from __future__ import annotations
 
+import importlib
 import sys
+
+# section: (module under pipeline/, its function measuring, its function printing); imported lazily
+SECTIONS = {
+    "fe": ("bench_fe", "bench", "report"),
+    "surrogate": ("bench_surrogate", "bench", "report"),
+    "surrogate3d": ("bench_surrogate", "bench_3d", "report"),
+    "compile": ("bench_surrogate", "bench_compile", "report_compile"),
+}
+DEFAULT = ("fe", "surrogate", "surrogate3d")  # compile is opt-in: it compiles three models (minutes)
 
 
 def main(argv: list[str]) -> None:
-    sections = argv or ["fe", "surrogate", "surrogate3d"]
-    for section in sections:
-        if section == "fe":
-            from pipeline import bench_fe as mod
-
-            out = mod.bench()
-        elif section in ("surrogate", "surrogate3d"):
-            from pipeline import bench_surrogate as mod
-
-            out = mod.bench() if section == "surrogate" else mod.bench_3d()
-        elif section == "compile":
-            from pipeline import bench_surrogate as mod
-
-            print(mod.report_compile(mod.bench_compile()), flush=True)
-            continue
-        else:
-            raise SystemExit(f"unknown benchmark section {section!r}; allowed: fe, surrogate, surrogate3d, compile")
-        print(mod.report(out), flush=True)
+    unknown = [s for s in argv if s not in SECTIONS]
+    if unknown:
+        raise SystemExit(f"unknown benchmark section {unknown[0]!r}; allowed: {', '.join(SECTIONS)}")
+    for section in argv or DEFAULT:
+        module, measure, report = SECTIONS[section]
+        mod = importlib.import_module(f"pipeline.{module}")
+        print(getattr(mod, report)(getattr(mod, measure)()), flush=True)
         print(flush=True)
 
 

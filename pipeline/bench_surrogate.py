@@ -193,7 +193,7 @@ def bench(
             out["models"][key]["latency_s"] = t
     for m in out["models"].values():
         ref = out["models"].get(f"{base}-{m['reg']}")
-        m["step_vs_conv3d"] = m["step_s"] / ref["step_s"] if ref else None
+        m["step_vs_base"] = m["step_s"] / ref["step_s"] if ref else None
     out["base"] = base
     if layer:
         out["layer"] = layer_bench(limits, rounds)
@@ -256,13 +256,13 @@ def verdicts(out: dict) -> list[str]:
         dense = models["conv4d-basic"]
         for name in MODELS_3D[1:]:
             m = models[f"{name}-basic"]
-            r = m["step_vs_conv3d"]
+            r = m["step_vs_base"]
             lines.append(f"{m['label']} step faster than Conv4D: {r:.2f}x {_pf(r < 1)}")
         few = dense["parameters"] / models["conv3_5db-basic"]["parameters"]
         lines.append(f"Conv3.5Db >= 8x fewer parameters than Conv4D: {few:.1f}x {_pf(few >= 8)}")
         return lines
     for name, limit in STEP_RATIO.items():
-        r = models.get(f"{name}-basic", {}).get("step_vs_conv3d")
+        r = models.get(f"{name}-basic", {}).get("step_vs_base")
         if r is not None:
             lines.append(f"{models[f'{name}-basic']['label']} step <= {limit}x Conv3D: {r:.2f}x {_pf(r <= limit)}")
     if "conv3d-basic" in models:
@@ -298,7 +298,7 @@ def report(out: dict) -> str:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for m in out["models"].values():
-        ratio = "-" if m["step_vs_conv3d"] is None else f"{m['step_vs_conv3d']:.2f}"
+        ratio = "-" if m["step_vs_base"] is None else f"{m['step_vs_base']:.2f}"
         lines.append(
             f"| {m['label']} | {m['reg']} | {m['parameters']:,} | {m['flops'] / 1e9:.3f} | "
             f"{1e3 * m['step_s']:.1f} ms | {m['gflops']:.1f} | {m['peak_share']:.0%} | {ratio} | "
