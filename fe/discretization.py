@@ -138,14 +138,18 @@ class Discretization:
         Returns (dofs, idx) in C order of the grid, ``idx[k]`` the array index of ``dofs[k]``.
         P1 dofs of a box mesh sit exactly on the vertices, so rounding is exact.
         """
-        d = self.dim
-        pos = [(self.coords[: self.n_owned, a] - origin[a]) / self.box.h[a] for a in range(d)]
-        idx = np.stack([np.rint(p).astype(np.int64) for p in reversed(pos)], axis=1)  # array order
-        exact = np.all([np.abs(p - np.rint(p)) < 1e-8 for p in pos], axis=0)
+        idx, exact = self.node_index(np.arange(self.n_owned), origin)
         inside = np.flatnonzero(exact & np.all((idx >= 0) & (idx < np.array(shape)), axis=1))
         flat = np.ravel_multi_index(tuple(idx[inside].T), shape)
         dofs = inside[np.argsort(flat, kind="stable")]
         return dofs, idx[dofs]
+
+    def node_index(self, dofs: np.ndarray, origin: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """Array-order grid indices (k, dim) of local ``dofs`` on the grid ``origin + k h`` (rounded),
+        and whether each dof lies exactly on a grid node."""
+        pos = [(self.coords[dofs, a] - origin[a]) / self.box.h[a] for a in range(self.dim)]
+        idx = np.stack([np.rint(p).astype(np.int64) for p in reversed(pos)], axis=1)
+        return idx, np.all([np.abs(p - np.rint(p)) < 1e-8 for p in pos], axis=0)
 
     def gather_grid(self, idx: np.ndarray, values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
         """Collective: owned grid values ``values[..., k]`` at array index ``idx[k]`` assembled into a

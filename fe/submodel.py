@@ -66,9 +66,8 @@ class Submodel:
         # Where each Dirichlet dof (boundary of Omega', ghosts included) sits in the boundary index.
         position = {tuple(int(i) for i in idx): k for k, idx in enumerate(self.zone.boundary)}
         fixed = self.disc.boundary_dofs
-        pos = [(self.disc.coords[fixed, a] - box.lo[a]) / box.h[a] for a in range(box.dim)]
-        idx = np.rint(np.stack(pos[::-1], axis=1)).astype(np.int64)  # array order (.., row, col)
-        self.fixed, self.fixed_loop = fixed, np.array([position[tuple(i)] for i in idx.tolist()], dtype=np.int64)
+        idx, _ = self.disc.node_index(fixed, box.lo)
+        self.fixed, self.fixed_pos = fixed, np.array([position[tuple(i)] for i in idx.tolist()], dtype=np.int64)
         self.solve_seconds = 0.0
 
     def solve(self, times: np.ndarray, trace_u: np.ndarray, trace_v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -80,7 +79,7 @@ class Submodel:
         start = time.perf_counter()
         # (NT_trace, n_fixed, b): the trace reordered onto the Dirichlet dofs
         hermite = HermiteTrace(
-            times, trace_u[:, :, self.fixed_loop].transpose(1, 2, 0), trace_v[:, :, self.fixed_loop].transpose(1, 2, 0)
+            times, trace_u[:, :, self.fixed_pos].transpose(1, 2, 0), trace_v[:, :, self.fixed_pos].transpose(1, 2, 0)
         )
         stepper = self.scheme.stepper(
             self.disc,
