@@ -26,7 +26,8 @@ Implementation, chosen once in ``__init__`` (``impl``):
 * ``"conv"`` (the default: measured faster on the CPU, see ``make bench``): for d <= 3 every factor is a
   ``conv{d}d`` whose kernel is 1 along the other axes, on channels-last data (``channels_last``);
   for d > 3 (PyTorch has no conv4d) each factor folds the other axes into the batch and runs a
-  ``conv{|K_j|}d``.
+  ``conv{|K_j|}d``, and a factor over more than 3 axes (dense Conv4D) is the sum over its first
+  axis's offsets of such convolutions, shifted along that axis.
 
 Periodic axes are padded circularly, the others with zeros ("same" size), in both.
 """
@@ -243,7 +244,7 @@ class DecomposedConv(nn.Module):
         d = len(kernel)
         impl = impl or "conv"
         if impl not in ("gemm", "conv"):
-            raise ValueError(f"impl={impl!r}: allowed 'gemm' or 'conv' (or None: chosen by the factors)")
+            raise ValueError(f"impl={impl!r}: allowed 'gemm' or 'conv' (or None: 'conv')")
         self.impl = impl
         # oneDNN's convolutions run faster on channels-last data (dense Conv3d: about 1.5x, make bench)
         formats = {2: torch.channels_last, 3: torch.channels_last_3d}
