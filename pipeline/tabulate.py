@@ -278,6 +278,7 @@ def tables(protocol: str | None) -> list[Table]:
 
 def render(sweep: Sweep) -> tuple[str, dict[str, str]]:
     """The Markdown document and one CSV text per table (mean, std and seed count per cell)."""
+    ran = {m for m, _ in sweep.groups}
     md = [f"# Tables for {sweep.root}", ""]
     if sweep.protocol:
         md.append(f"Training protocol: `{sweep.protocol}`. ")
@@ -315,7 +316,7 @@ def render(sweep: Sweep) -> tuple[str, dict[str, str]]:
         writer.writerow(["model", *[x for _, lbl in COLS for x in (lbl, f"{lbl} std", f"{lbl} n")]])
         for r, label in table.rows:
             cells = [stats[(r, c)] for c, _ in COLS]
-            if all(v is None for v in cells) and not any(m == r for m, _ in sweep.groups):
+            if r not in ran:
                 continue  # a model this sweep never ran: no row of dashes
             md.append(f"| {label} | " + " | ".join("-" if v is None else v.format(table.fmt) for v in cells) + " |")
             writer.writerow(
