@@ -1,7 +1,10 @@
 """Newmark average-acceleration time stepping (implicit, consistent mass) for a block of samples.
 
 With ``S = M + beta dt^2 c^2 K`` factorised once (PETSc LU: native in serial, MUMPS in parallel),
-each step solves ``S a^{n+1} = c^2 (f(t_{n+1}) b - K p)`` for the predictor
+or solved by Jacobi-preconditioned CG (``linear="cg"``: S is a mass matrix plus a small multiple of
+K, so its condition number stays O(1) at steps near the explicit limit and CG needs a few tens of
+iterations, where a 3D LU's fill-in costs minutes and gigabytes), each step solves
+``S a^{n+1} = c^2 (f(t_{n+1}) b - K p)`` for the predictor
 ``p = u^n + dt v^n + (1/2 - beta) dt^2 a^n``, then ``u^{n+1} = p + beta dt^2 a^{n+1}`` and
 ``v^{n+1} = v^n + dt ((1 - gamma) a^n + gamma a^{n+1})``. Fixed dofs get the acceleration that puts
 ``u^{n+1}`` on the boundary data (zero for a homogeneous condition), imposed by lifting.
@@ -27,13 +30,23 @@ class Newmark:
     second order. ``critical_dt`` is the explicit limit, used only to choose a step size."""
 
     explicit = False
+    LINEAR = ("lu", "cg")
 
-    def __init__(self, beta: float = 0.25, gamma: float = 0.5):
+    def __init__(self, beta: float = 0.25, gamma: float = 0.5, linear: str = "lu", rtol: float = 1e-12):
         if not (0.0 < beta <= 0.5 and 0.5 <= gamma <= 1.0):
             raise ValueError(
                 f"solver.scheme: Newmark needs 0 < beta <= 1/2 and 1/2 <= gamma <= 1, got beta={beta}, gamma={gamma}"
             )
-        self.beta, self.gamma = beta, gamma
+        if linear not in self.LINEAR:
+            raise ValueError(f"solver.scheme.linear: got {linear!r}, allowed: {', '.join(self.LINEAR)}")
+        if not 0.0 < rtol < 1e-3:
+            raise ValueError(f"solver.scheme.rtol: got {rtol}, allowed: 0 < rtol < 1e-3 (CG's relative residual)")
+        self.beta, self.gamma, self.linear, self.rtol = beta, gamma, linear, rtol
+
+    def __repr__(self) -> str:
+        """A table label (no commas: it lands in CSV files) naming everything that sets the solve."""
+        coef = "" if (self.beta, self.gamma) == (0.25, 0.5) else f"; beta {self.beta:g} gamma {self.gamma:g}"
+        return f"Newmark ({self.linear}{coef})"
 
     def critical_dt(self, disc: Discretization, c: float) -> float:
         return CentralDifference().critical_dt(disc, c)
@@ -42,13 +55,20 @@ class Newmark:
         return NewmarkStepper(self, disc, c, dt, n_samples, fixed, sources, data, record)
 
 
-def _lu(comm: MPI.Comm, A: PETSc.Mat) -> PETSc.KSP:
+def _linear_solver(comm: MPI.Comm, A: PETSc.Mat, kind: str, rtol: float) -> PETSc.KSP:
+    """A direct LU (factorised here, once) or Jacobi-preconditioned CG for the SPD matrix A."""
     ksp = PETSc.KSP().create(comm)
     ksp.setOperators(A)
-    ksp.setType("preonly")
     pc = ksp.getPC()
-    pc.setType("lu")
-    pc.setFactorSolverType("mumps" if comm.size > 1 else "petsc")
+    if kind == "lu":
+        ksp.setType("preonly")
+        pc.setType("lu")
+        pc.setFactorSolverType("mumps" if comm.size > 1 else "petsc")
+    else:
+        ksp.setType("cg")
+        pc.setType("jacobi")
+        ksp.setTolerances(rtol=rtol, atol=0.0, max_it=1000)
+        ksp.setInitialGuessNonzero(True)
     ksp.setUp()
     return ksp
 
@@ -57,6 +77,7 @@ class NewmarkStepper(BlockStepper):
     def __init__(self, scheme: Newmark, disc, c, dt, n_samples, fixed, sources: PointSources, data, record):
         super().__init__(disc, dt, n_samples, fixed, data, record)
         self.beta, self.gamma, self.c2 = scheme.beta, scheme.gamma, c * c
+        self.linear, self.rtol = scheme.linear, scheme.rtol
         coef = self.beta * dt * dt * self.c2
         mass = disc.mass_matrix()
         self._k = disc.stiffness
@@ -70,7 +91,7 @@ class NewmarkStepper(BlockStepper):
         self._S.assemble()
         self._M = fem_petsc.assemble_matrix(fem.form(u * w * ufl.dx), bcs=[bc])
         self._M.assemble()
-        self._ksp = _lu(disc.comm, self._S)
+        self._ksp = _linear_solver(disc.comm, self._S, self.linear, self.rtol)
         self._x, self._rhs = self._S.createVecs()
         keep = np.ones(disc.n_owned)
         keep[self.fixed_owned] = 0.0
@@ -80,11 +101,18 @@ class NewmarkStepper(BlockStepper):
         self.v = np.zeros((n, n_samples))
         self.a = np.zeros((n, n_samples))
 
-    def _solve(self, ksp: PETSc.KSP, rhs: np.ndarray, out: np.ndarray) -> None:
-        """Solve column by column with the factorisation (per-column cost ~ two triangular solves)."""
+    def _solve(self, ksp: PETSc.KSP, rhs: np.ndarray, out: np.ndarray, guess: np.ndarray) -> None:
+        """Solve column by column: two triangular solves each with LU; CG starts from ``guess``
+        (the previous acceleration, close to the new one at small steps)."""
         for j in range(self.b):
             self._rhs.array[:] = rhs[:, j]
+            self._x.array[:] = guess[:, j]
             ksp.solve(self._rhs, self._x)
+            if ksp.getConvergedReason() < 0:
+                raise RuntimeError(
+                    f"Newmark: the {self.linear} solve diverged (PETSc reason {ksp.getConvergedReason()}, "
+                    f"{ksp.getIterationNumber()} iterations); use solver.scheme.linear=lu"
+                )
             out[:, j] = self._x.array
 
     def _fixed_accel(self, p_local: np.ndarray, t: float) -> np.ndarray:
@@ -108,8 +136,8 @@ class NewmarkStepper(BlockStepper):
             rhs = -self.c2 * (self._k @ u)
             self.src.add_to(rhs, 0.0)
             rhs[self.fixed_owned] = 0.0
-            mass_ksp = _lu(self.disc.comm, self._M)
-            self._solve(mass_ksp, rhs, self.a)
+            mass_ksp = _linear_solver(self.disc.comm, self._M, self.linear, self.rtol)
+            self._solve(mass_ksp, rhs, self.a, np.zeros_like(self.a))
             mass_ksp.destroy()
         self.t, self.n = 0.0, 0
 
@@ -123,7 +151,7 @@ class NewmarkStepper(BlockStepper):
         self.src.add_to(rhs, t_next)
         self._impose(rhs, self._fixed_accel(p, t_next))
         a_new = np.empty_like(self.a)
-        self._solve(self._ksp, rhs, a_new)
+        self._solve(self._ksp, rhs, a_new, self.a)
         u[:n] = p[:n] + beta * dt * dt * a_new
         self.v += dt * ((1.0 - self.gamma) * self.a + self.gamma * a_new)
         self.a = a_new

@@ -162,6 +162,9 @@ class CentralDifference:
 
     explicit = True
 
+    def __repr__(self) -> str:
+        return "explicit (lumped mass)"
+
     def critical_dt(self, disc: Discretization, c: float) -> float:
         """Gershgorin bound ``2 / (c sqrt(max_i sum_j |K_ij| / m_i))`` of the stability limit.
 

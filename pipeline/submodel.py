@@ -23,7 +23,16 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from fe import dataset
-from pipeline.artefacts import EXAMPLE, SUBMODEL, USER_ERRORS, RunError, save_npz, user_errors, write_json
+from pipeline.artefacts import (
+    EXAMPLE,
+    SUBMODEL,
+    USER_ERRORS,
+    ConfigError,
+    RunError,
+    save_npz,
+    user_errors,
+    write_json,
+)
 from pipeline.provenance import record
 from pipeline.runs import load_run, run_dirs
 from pipeline.validate import check_submodel
@@ -31,6 +40,18 @@ from pipeline.zoom import INTERPOLATION, DataContext, zoom_errors, zoom_split
 from surrogate.metrics import ErrorSpec
 
 log = logging.getLogger(__name__)
+
+
+def parent_schemes(cfg: DictConfig) -> dict[str, object]:
+    """The other parents to time (``submodel.parent_schemes``: name -> time scheme), each built from
+    its ``_target_``; one that cannot be built is a ConfigError naming it."""
+    out = {}
+    for name, node in cfg.submodel.parent_schemes.items():
+        try:
+            out[str(name)] = hydra.utils.instantiate(node)
+        except Exception as err:  # Hydra wraps the scheme's own ValueError: report the cause
+            raise ConfigError(f"submodel.parent_schemes.{name}: {err.__cause__ or err}") from None
+    return out
 
 
 def submodel_run(run_dir: str | Path, cfg: DictConfig, contexts: dict[Path, DataContext] | None = None) -> dict:
@@ -95,8 +116,15 @@ def submodel_run(run_dir: str | Path, cfg: DictConfig, contexts: dict[Path, Data
                 "submodel_s": res["submodel_s"],
             }
             if cfg.submodel.time_full_solve:
+                ours = timing["surrogate_s"] + timing["submodel_s"]
                 timing["full_fe_s"] = ctx.full_fe_seconds(block)
-                timing["speedup"] = timing["full_fe_s"] / (timing["surrogate_s"] + timing["submodel_s"])
+                timing["speedup"] = timing["full_fe_s"] / ours
+                timing["parent_scheme"] = repr(ctx.job.scheme)
+                timing["other_parents"] = {}
+                for name, scheme in parent_schemes(cfg).items():
+                    seconds = ctx.full_fe_seconds(block, scheme)
+                    other = {"scheme": repr(scheme), "full_fe_s": seconds, "speedup": seconds / ours}
+                    timing["other_parents"][name] = other
             out["timing"] = timing
     settings = {k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("submodel", "metrics")}
     content = {**settings, "run_fingerprint": run.metrics.get("fingerprint"), "data_fingerprint": run.data_fingerprint}
@@ -121,6 +149,7 @@ def run(cfg: DictConfig) -> tuple[dict[str, dict], list[str]]:
     run never stops the others: a user error is reported by its message, anything else (a bug) with
     its traceback in the log."""
     check_submodel(cfg)
+    parent_schemes(cfg)
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
     results, problems, contexts = {}, [], {}

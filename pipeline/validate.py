@@ -122,6 +122,14 @@ def check_submodel(cfg: DictConfig) -> None:
     integer(cfg, "submodel.block_size", lo=1)
     integer(cfg, "submodel.example_sample", lo=0)
     boolean(cfg, "submodel.time_full_solve")
+    schemes = _get(cfg, "submodel.parent_schemes")
+    if not OmegaConf.is_dict(schemes) or not all(
+        OmegaConf.is_dict(node) and "_target_" in node for node in schemes.values()
+    ):
+        raise ConfigError(
+            f"submodel.parent_schemes={schemes}: must map names to time schemes with a _target_, "
+            "e.g. {newmark_cg: {_target_: fe.newmark.Newmark, linear: cg}}"
+        )
 
 
 def check_baselines(cfg: DictConfig) -> None:

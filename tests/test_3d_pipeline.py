@@ -100,7 +100,8 @@ def test_train_submodel_report_on_tiny3d(tiny3d, tmp_path):
     common = ["data=tiny3d", "train.epochs=2", "progress=false", *paths]
     _run("pipeline.train", "-m", "model=conv3_5db,conv3_5d", "reg=basic", *common)
     sweep = tmp_path / "sweeps" / "tiny3d-quick"
-    log = _run("pipeline.submodel", f"target={sweep}", "progress=false", *paths)
+    newmark = "+submodel.parent_schemes.newmark_cg={_target_:fe.newmark.Newmark,linear:cg}"
+    log = _run("pipeline.submodel", f"target={sweep}", "progress=false", newmark, *paths)
     assert "Conv3.5Db/Basic after zoom" in log
     _run("pipeline.tables", str(sweep))
     assert "Conv3.5Db" in (sweep / "tables.md").read_text()
@@ -110,8 +111,9 @@ def test_train_submodel_report_on_tiny3d(tiny3d, tmp_path):
     assert (tmp_path / "report" / "snapshots.png").stat().st_size > 10_000
     _run("pipeline.speedup", str(sweep))
     table = (sweep / "speedup.md").read_text()
-    for label in ("Conv3.5Db / Basic", "Conv3.5D / Basic"):
-        assert f"| tiny3d | 4,913 | 125 | {label} | 0 |" in table
+    for label in ("Conv3.5Db / Basic", "Conv3.5D / Basic"):  # a row per parent: the data's scheme, Newmark
+        for scheme in ("explicit (lumped mass)", "Newmark (cg)"):
+            assert f"| tiny3d | 4,913 | 125 | {label} | 0 | {scheme} |" in table
 
 
 def test_speedup_table_sizes_and_verdicts():
@@ -123,7 +125,8 @@ def test_speedup_table_sizes_and_verdicts():
 
     cfg = {"physics": {"domain": [3, 3, 3], "zone": [0.25, 0.25, 0.25]}, "mesh": {"nx": 96, "ny": 96, "nz": 96}}
     assert _data_sizes(cfg) == (97**3, 9**3)
-    base = {"data": "x", "parent nodes": 1, "zone nodes": 1, "model": "m", "seed": 0, "full FE ms/sample": 1.0}
+    base = {"data": "x", "parent nodes": 1, "zone nodes": 1, "model": "m", "seed": 0, "parent scheme": "explicit"}
+    base["full FE ms/sample"] = 1.0
     base |= {"surrogate ms/sample": 0.1, "submodel ms/sample": 0.1, "after zoom u %": 3.0, "after zoom v %": 3.0}
     rows = [
         {**base, "speed-up": 12.0, "best baseline": "RBF", "baseline after zoom u %": 2.0, "u / baseline": 1.5},

@@ -33,6 +33,31 @@ def test_a_block_equals_each_sample_alone(scheme):
         assert np.abs(vk[0] - v[k]).max() <= 1e-12 * np.abs(v[k]).max()
 
 
+def test_newmark_by_cg_equals_newmark_by_lu():
+    """The iterative linear solve changes the cost, not the scheme: the fields equal the LU's to CG's
+    tolerance (1e-12 relative residual per step)."""
+    u_lu, v_lu = _solver(MPI.COMM_SELF, Newmark()).solve(PARAMS)
+    u_cg, v_cg = _solver(MPI.COMM_SELF, Newmark(linear="cg")).solve(PARAMS)
+    assert np.abs(u_lu).max() > 1e-3
+    assert np.abs(u_cg - u_lu).max() <= 1e-9 * np.abs(u_lu).max()
+    assert np.abs(v_cg - v_lu).max() <= 1e-9 * np.abs(v_lu).max()
+    loose = _solver(MPI.COMM_SELF, Newmark(linear="cg", rtol=1e-4)).solve(PARAMS)[0]
+    assert np.abs(loose - u_lu).max() > 1e-9 * np.abs(u_lu).max()  # the tolerance is really applied
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"linear": "gmres"}, r"solver.scheme.linear: got 'gmres', allowed: lu, cg"),
+        ({"rtol": 0.1}, r"solver.scheme.rtol: got 0.1, allowed: 0 < rtol < 1e-3"),
+        ({"beta": 0.0}, r"Newmark needs 0 < beta <= 1/2"),
+    ],
+)
+def test_bad_newmark_settings_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Newmark(**kwargs)
+
+
 def test_zone_fields_sit_on_the_right_nodes():
     """The zone grid of a coarse run equals a fine run's grid (same node positions, c scaling)."""
     solver = _solver(MPI.COMM_SELF)
@@ -55,14 +80,17 @@ def test_the_wave_is_zero_before_it_can_arrive():
 
 
 @pytest.mark.mpi
-@pytest.mark.parametrize("scheme", [CentralDifference(), Newmark()], ids=["explicit", "newmark"])
+@pytest.mark.parametrize(
+    "scheme", [CentralDifference(), Newmark(), Newmark(linear="cg")], ids=["explicit", "newmark", "newmark-cg"]
+)
 def test_domain_decomposition_matches_serial(scheme):
     comm = MPI.COMM_WORLD
     u, v = _solver(comm, scheme).solve(PARAMS[:3])
     if comm.rank == 0:
         us, vs = _solver(MPI.COMM_SELF, scheme).solve(PARAMS[:3])
-        assert np.abs(u - us).max() <= 1e-12 * np.abs(us).max()
-        assert np.abs(v - vs).max() <= 1e-12 * np.abs(vs).max()
+        tol = 1e-9 if getattr(scheme, "linear", "lu") == "cg" else 1e-12  # CG's iterates depend on the partition
+        assert np.abs(u - us).max() <= tol * np.abs(us).max()
+        assert np.abs(v - vs).max() <= tol * np.abs(vs).max()
     else:
         assert u is None and v is None
 

@@ -207,6 +207,12 @@ def test_the_data_stage_checks_every_value_before_writing(tmp_path, override, me
     [
         ("submodel.block_size=0", r"submodel.block_size=0: must be an integer >= 1"),
         ("submodel.example_sample=abc", r"submodel.example_sample='abc': must be an integer >= 0"),
+        ("submodel.parent_schemes=3", r"submodel.parent_schemes=3: must map names to time schemes with a _target_"),
+        ("+submodel.parent_schemes.nm={beta:0.25}", r"submodel.parent_schemes=.*must map names to time schemes"),
+        (
+            "+submodel.parent_schemes.nm={_target_:fe.newmark.Newmark,linear:gmres}",
+            r"submodel.parent_schemes.nm: solver.scheme.linear: got 'gmres', allowed: lu, cg",
+        ),
     ],
 )
 def test_the_submodel_stage_checks_its_values_first(tmp_path, override, message):

@@ -33,7 +33,9 @@ def _every_step(scheme):
     return fine, *fine.solve(PARAMS)
 
 
-@pytest.mark.parametrize("scheme", [CentralDifference(), Newmark()], ids=["explicit", "newmark"])
+@pytest.mark.parametrize(
+    "scheme", [CentralDifference(), Newmark(), Newmark(linear="cg")], ids=["explicit", "newmark", "newmark-cg"]
+)
 def test_exact_boundary_values_reproduce_the_parent_zone(scheme):
     """'No modelling error in the zone of interest': driven by the parent's own boundary values at
     every solver step, the submodel gives the parent's u and v everywhere in Omega'."""
