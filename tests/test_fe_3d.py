@@ -105,7 +105,9 @@ MESH3 = MeshSpec(nx=16, ny=16, nz=16)
 PARAMS3 = np.array([[3.0, -0.7, 0.2, 0.1], [4.0, 0.1, 0.8, -0.6]])
 
 
-@pytest.mark.parametrize("scheme", [CentralDifference(), Newmark()], ids=["explicit", "newmark"])
+@pytest.mark.parametrize(
+    "scheme", [CentralDifference(), Newmark(), Newmark(linear="cg")], ids=["explicit", "newmark", "newmark-cg"]
+)
 def test_3d_submodel_reproduces_the_parent_zone_from_exact_surface_values(scheme):
     base = ParentSolver(MPI.COMM_SELF, PHYS3, MESH3, SolverSpec(n_snapshots=9), scheme)
     spec = SolverSpec(n_snapshots=base.grid.n_steps + 1, dt=base.grid.dt)
