@@ -8,6 +8,7 @@ same code, so their errors after zoom are comparable.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from mpi4py import MPI
@@ -24,6 +25,7 @@ from pipeline.runs import load_splits
 from surrogate.metrics import ErrorSpec, epsilon
 from surrogate.targets import Target
 
+log = logging.getLogger(__name__)
 INTERPOLATION = "cubic Hermite in time between snapshots, from the predicted u and v on the loop"
 
 
@@ -53,8 +55,17 @@ class DataContext:
             scheme = self.job.scheme if scheme is None else scheme
             parent = ParentSolver(MPI.COMM_SELF, self.job.physics, self.job.mesh, self.job.solver, scheme)
             params = self.splits["test"].params
-            for sl in blocks(params.shape[0], block):
-                parent.solve(params[sl])
+            n_blocks = -(-params.shape[0] // block)
+            for k, sl in enumerate(blocks(params.shape[0], block)):
+                parent.solve(params[sl])  # an implicit parent of ~1e6 nodes takes minutes per block
+                log.info(
+                    "%s: parent %r, block %d/%d timed (%.1f s so far)",
+                    self.root.name,
+                    scheme,
+                    k + 1,
+                    n_blocks,
+                    parent.solve_seconds,
+                )
             self._full_fe_s[key] = parent.solve_seconds
         return self._full_fe_s[key]
 
