@@ -14,6 +14,8 @@ PROTOCOL ?= short
 SEEDS ?= 0
 STUDY := results/sweeps/small-quick
 STUDY3D := results/sweeps/3d-speedup
+STUDY4D := results/sweeps/4d-cost
+NEWMARK_CG := '+submodel.parent_schemes.newmark_cg={_target_:fe.newmark.Newmark,linear:cg}'
 SWEEP ?= results/sweeps/small-$(PROTOCOL)
 
 # Interpreters tried in order: $(PYTHON) if given, python3.12/3.13/python3 on PATH, then pyenv's.
@@ -22,7 +24,7 @@ PY_CANDIDATES = $(PYTHON) python3.12 python3.13 python3 \
 	$(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3)
 PIP_NOISE := is ignored: it is neither a file nor a directory
 
-.PHONY: help setup data train submodel baselines report grid study study-boundary study-3d tables all test test-fast test-mpi test-slurm lint bench clean
+.PHONY: help setup data train submodel baselines report grid study study-boundary study-3d study-4d tables all test test-fast test-mpi test-slurm lint bench clean
 
 help: ## list the targets
 	@echo "wavezoom targets (overrides: make <target> ARGS='key=value ...'):"
@@ -96,8 +98,17 @@ study-3d: $(STAMP) ## 3D speed-up table (docs/results/3d-speedup): small3d/mediu
 	$(PY) -m pipeline.train -m data=small3d,medium3d,paper3d model=conv3_5db reg=basic train=quick \
 		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=$(STUDY3D) \
 		'hydra.sweep.subdir=$${data}-$${model.name}-$${reg.name}-s$${seed}'
-	$(PY) -m pipeline.submodel target=$(STUDY3D) progress=false threads=1
+	$(PY) -m pipeline.submodel target=$(STUDY3D) progress=false threads=1 $(NEWMARK_CG)
 	$(PY) -m pipeline.speedup $(STUDY3D) --out docs/results/3d-speedup
+
+study-4d: $(STAMP) ## accuracy cost of the 4D decomposition (docs/results/4d-cost): Conv4D, Conv3.5D, Conv3.5Db on medium3d (Conv4D ~1.5 h per run)
+	$(PY) -m pipeline.data dataset=medium3d progress=false; $(PY) -m pipeline.baselines data=medium3d progress=false
+	$(PY) -m pipeline.train -m data=medium3d model=conv4d,conv3_5d,conv3_5db reg=basic train=quick seed=$(SEEDS) \
+		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=$(STUDY4D) \
+		'hydra.sweep.subdir=$${data}-$${model.name}-$${reg.name}-s$${seed}'
+	$(PY) -m pipeline.submodel target=$(STUDY4D) progress=false threads=1 $(NEWMARK_CG)
+	$(PY) -m pipeline.tables $(STUDY4D) --out docs/results/4d-cost
+	$(PY) -m pipeline.speedup $(STUDY4D) --out docs/results/4d-cost
 
 test: $(STAMP) ## run the test suite, then the MPI tests under mpirun (NP=2 ranks)
 	$(PY) -m pytest $(ARGS)
