@@ -28,7 +28,7 @@ PIP_NOISE := is ignored: it is neither a file nor a directory
 
 help: ## list the targets
 	@echo "wavezoom targets (overrides: make <target> ARGS='key=value ...'):"
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  %-10s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	@py=""; for c in $(PY_CANDIDATES); do \
@@ -92,10 +92,13 @@ study-boundary: $(STAMP) ## regenerate docs/results/small-quick-boundary: 5 boun
 	$(PY) -m pipeline.tables $(STUDY)-boundary --out docs/results/small-quick-boundary
 	$(PY) -m pipeline.report target=$(STUDY)-boundary report.out=docs/results/small-quick-boundary
 
-study-3d: $(STAMP) ## 3D speed-up table (docs/results/3d-speedup): small3d/medium3d/paper3d data + baselines, Conv3.5Db on each, submodel
+study-3d: $(STAMP) ## 3D speed-up table (docs/results/3d-speedup): small3d/medium3d/paper3d data + baselines, Conv3.5Db on each, Conv3.5D on paper3d, submodel
 	for d in small3d medium3d paper3d; do \
 		$(PY) -m pipeline.data dataset=$$d progress=false; $(PY) -m pipeline.baselines data=$$d progress=false; done
 	$(PY) -m pipeline.train -m data=small3d,medium3d,paper3d model=conv3_5db reg=basic train=quick \
+		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=$(STUDY3D) \
+		'hydra.sweep.subdir=$${data}-$${model.name}-$${reg.name}-s$${seed}'
+	$(PY) -m pipeline.train -m data=paper3d model=conv3_5d reg=basic train=quick \
 		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=$(STUDY3D) \
 		'hydra.sweep.subdir=$${data}-$${model.name}-$${reg.name}-s$${seed}'
 	$(PY) -m pipeline.submodel target=$(STUDY3D) progress=false threads=1 $(NEWMARK_CG)
