@@ -147,3 +147,14 @@ def test_2d_datasets_keep_their_identity():
     assert "nz" not in flat["mesh"] and "zs" not in flat["sampling"]
     deep = data_content(compose("data", ["dataset=small3d"]))
     assert deep["mesh"]["nz"] == 32 and deep["sampling"]["zs"] == [-0.5, 0.5]
+
+
+def test_newmark_by_lu_keeps_its_identity_and_cg_has_its_own():
+    """The linear-solver keys came after Newmark datasets existed: an LU one keeps its old content
+    (CG's tolerance plays no part in a direct solve); a CG one is a different dataset."""
+    from pipeline.datajob import data_content
+
+    lu = data_content(compose("data", ["dataset=tiny", "solver=newmark"]))
+    assert lu["solver"]["scheme"] == {"_target_": "fe.newmark.Newmark", "beta": 0.25, "gamma": 0.5}
+    cg = data_content(compose("data", ["dataset=tiny", "solver=newmark", "solver.scheme.linear=cg"]))
+    assert cg["solver"]["scheme"]["linear"] == "cg" and cg["solver"]["scheme"]["rtol"] == 1e-12
