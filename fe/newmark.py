@@ -77,7 +77,7 @@ class NewmarkStepper(BlockStepper):
     def __init__(self, scheme: Newmark, disc, c, dt, n_samples, fixed, sources: PointSources, data, record):
         super().__init__(disc, dt, n_samples, fixed, data, record)
         self.beta, self.gamma, self.c2 = scheme.beta, scheme.gamma, c * c
-        self.linear, self.rtol = scheme.linear, scheme.rtol
+        self.scheme = scheme
         coef = self.beta * dt * dt * self.c2
         mass = disc.mass_matrix()
         self._k = disc.stiffness
@@ -91,7 +91,7 @@ class NewmarkStepper(BlockStepper):
         self._S.assemble()
         self._M = fem_petsc.assemble_matrix(fem.form(u * w * ufl.dx), bcs=[bc])
         self._M.assemble()
-        self._ksp = _linear_solver(disc.comm, self._S, self.linear, self.rtol)
+        self._ksp = _linear_solver(disc.comm, self._S, scheme.linear, scheme.rtol)
         self._x, self._rhs = self._S.createVecs()
         keep = np.ones(disc.n_owned)
         keep[self.fixed_owned] = 0.0
@@ -104,13 +104,15 @@ class NewmarkStepper(BlockStepper):
     def _solve(self, ksp: PETSc.KSP, rhs: np.ndarray, out: np.ndarray, guess: np.ndarray) -> None:
         """Solve column by column: two triangular solves each with LU; CG starts from ``guess``
         (the previous acceleration, close to the new one at small steps)."""
+        warm = ksp.getInitialGuessNonzero()  # CG only: LU overwrites x
         for j in range(self.b):
             self._rhs.array[:] = rhs[:, j]
-            self._x.array[:] = guess[:, j]
+            if warm:
+                self._x.array[:] = guess[:, j]
             ksp.solve(self._rhs, self._x)
             if ksp.getConvergedReason() < 0:
                 raise RuntimeError(
-                    f"Newmark: the {self.linear} solve diverged (PETSc reason {ksp.getConvergedReason()}, "
+                    f"Newmark: the {self.scheme.linear} solve diverged (PETSc reason {ksp.getConvergedReason()}, "
                     f"{ksp.getIterationNumber()} iterations); use solver.scheme.linear=lu"
                 )
             out[:, j] = self._x.array
@@ -136,7 +138,7 @@ class NewmarkStepper(BlockStepper):
             rhs = -self.c2 * (self._k @ u)
             self.src.add_to(rhs, 0.0)
             rhs[self.fixed_owned] = 0.0
-            mass_ksp = _linear_solver(self.disc.comm, self._M, self.linear, self.rtol)
+            mass_ksp = _linear_solver(self.disc.comm, self._M, self.scheme.linear, self.scheme.rtol)
             self._solve(mass_ksp, rhs, self.a, np.zeros_like(self.a))
             mass_ksp.destroy()
         self.t, self.n = 0.0, 0
