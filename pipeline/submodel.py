@@ -54,10 +54,17 @@ def parent_schemes(cfg: DictConfig) -> dict[str, object]:
     return out
 
 
-def submodel_run(run_dir: str | Path, cfg: DictConfig, contexts: dict[Path, DataContext] | None = None) -> dict:
+def submodel_run(
+    run_dir: str | Path,
+    cfg: DictConfig,
+    contexts: dict[Path, DataContext] | None = None,
+    parents: dict[str, object] | None = None,
+) -> dict:
     """The submodel stage for one run folder; writes and returns its ``submodel.json``. ``contexts``
-    keeps each dataset's splits and FE models across the runs of a sweep."""
+    keeps each dataset's splits and FE models across the runs of a sweep; ``parents`` are the built
+    ``submodel.parent_schemes`` (built here when not given)."""
     run_dir = Path(run_dir)
+    parents = parent_schemes(cfg) if parents is None else parents
     run = load_run(run_dir, str(cfg.device))
     data_root = Path(cfg.submodel.data_dir or run.cfg.paths.data_dir) / str(run.cfg.data)
     contexts = {} if contexts is None else contexts
@@ -121,7 +128,7 @@ def submodel_run(run_dir: str | Path, cfg: DictConfig, contexts: dict[Path, Data
                 timing["speedup"] = timing["full_fe_s"] / ours
                 timing["parent_scheme"] = repr(ctx.job.scheme)
                 timing["other_parents"] = {}
-                for name, scheme in parent_schemes(cfg).items():
+                for name, scheme in parents.items():
                     seconds = ctx.full_fe_seconds(block, scheme)
                     other = {"scheme": repr(scheme), "full_fe_s": seconds, "speedup": seconds / ours}
                     timing["other_parents"][name] = other
@@ -149,14 +156,14 @@ def run(cfg: DictConfig) -> tuple[dict[str, dict], list[str]]:
     run never stops the others: a user error is reported by its message, anything else (a bug) with
     its traceback in the log."""
     check_submodel(cfg)
-    parent_schemes(cfg)
+    parents = parent_schemes(cfg)  # built once, before any work: a bad one stops the stage here
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
     results, problems, contexts = {}, [], {}
     dirs = run_dirs(cfg.target)
     for run_dir in tqdm(dirs, desc="submodel", unit="run", disable=not cfg.progress or len(dirs) < 2):
         try:
-            results[run_dir.name] = submodel_run(run_dir, cfg, contexts)
+            results[run_dir.name] = submodel_run(run_dir, cfg, contexts, parents)
         except USER_ERRORS as err:
             problems.append(str(err))
             log.error("%s", err)
