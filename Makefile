@@ -13,6 +13,7 @@ ARGS ?=
 PROTOCOL ?= short
 SEEDS ?= 0
 STUDY := results/sweeps/small-quick
+STUDYSHORT := results/sweeps/small-short
 STUDY3D := results/sweeps/3d-speedup
 STUDY4D := results/sweeps/4d-cost
 NEWMARK_CG := '+submodel.parent_schemes.newmark_cg={_target_:fe.newmark.Newmark,linear:cg}'
@@ -24,11 +25,11 @@ PY_CANDIDATES = $(PYTHON) python3.12 python3.13 python3 \
 	$(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3)
 PIP_NOISE := is ignored: it is neither a file nor a directory
 
-.PHONY: help setup data train submodel baselines report grid study study-boundary study-3d study-4d tables all test test-fast test-mpi test-slurm lint bench clean
+.PHONY: help setup data train submodel baselines report grid study study-short study-boundary study-3d study-4d tables all test test-fast test-mpi test-slurm lint bench clean
 
 help: ## list the targets
 	@echo "wavezoom targets (overrides: make <target> ARGS='key=value ...'):"
-	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  %-14s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	@py=""; for c in $(PY_CANDIDATES); do \
@@ -81,6 +82,15 @@ study: $(STAMP) ## regenerate docs/results/small-quick: 3D family x {Basic, BN} 
 	$(PY) -m pipeline.submodel target=$(STUDY) progress=false
 	$(PY) -m pipeline.tables $(STUDY) --out docs/results/small-quick
 	$(PY) -m pipeline.report target=$(STUDY) report.out=docs/results/small-quick
+
+study-short: $(STAMP) ## docs/results/small-short: 3D family x {Basic, BN} at the paper's short protocol (SEEDS=0: ~2 h on 2 cores)
+	$(PY) -m pipeline.data progress=false
+	$(PY) -m pipeline.baselines progress=false
+	$(PY) -m pipeline.train -m model=conv3d,conv2_5db,conv2_5d reg=basic,bn seed=$(SEEDS) train=short \
+		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=$(STUDYSHORT)
+	$(PY) -m pipeline.submodel target=$(STUDYSHORT) progress=false
+	$(PY) -m pipeline.tables $(STUDYSHORT) --out docs/results/small-short
+	$(PY) -m pipeline.report target=$(STUDYSHORT) report.out=docs/results/small-short
 
 study-boundary: $(STAMP) ## regenerate docs/results/small-quick-boundary: 5 boundary models x {Basic, BN, E&SL} x 3 seeds
 	$(PY) -m pipeline.data progress=false
