@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pipeline.tabulate import Stat, Sweep
 
 HOLDS, FAILS, NOISE = "holds", "does not hold", "within noise"
+ONE_SEED = "one seed, no noise estimate"
 
 
 def show(s: Stat) -> str:
@@ -42,7 +43,7 @@ def compare(a: Stat, b: Stat) -> tuple[float, str]:
     """a - b and whether it is below (-), above (+) or within two standard errors."""
     diff = a.mean - b.mean
     if a.n < 2 or b.n < 2:
-        return diff, "one seed, no noise estimate"
+        return diff, f"{'lower' if diff < 0 else 'higher'}; {ONE_SEED}"
     se = math.sqrt(a.std**2 / a.n + b.std**2 / b.n)
     if abs(diff) <= 2 * se:
         return diff, NOISE
@@ -53,6 +54,9 @@ def _verdict(outcomes: list[str], want: str) -> str:
     """``want``: the outcome the claim predicts ("lower", or "not higher")."""
     if not outcomes:
         return "no runs"
+    if any(ONE_SEED in o for o in outcomes):  # a direction without a noise estimate is no verdict
+        agree = sum(o.startswith("lower") for o in outcomes)
+        return f"no verdict from one seed ({agree} of {len(outcomes)} comparisons point the claimed way)"
     good = [o == "lower" or (want == "not higher" and o == NOISE) for o in outcomes]
     bad = [o == "higher" or (want == "lower" and o == NOISE) for o in outcomes]
     if all(good):
@@ -133,6 +137,8 @@ def overfit(sweep: Sweep) -> list[str]:
         return ["- **Conv2D overfits**: needs Conv2D / Basic and Conv3D / Basic runs"]
     diff, how = compare(a, b)
     verdict = HOLDS if how == "higher" else (NOISE if how == NOISE else FAILS)
+    if ONE_SEED in how:
+        verdict = "no verdict from one seed"
     return [
         f"- **Conv2D overfits** (test - train eps of u, Basic): {verdict}: Conv2D {show(a)}, Conv3D {show(b)} ({how})"
     ]

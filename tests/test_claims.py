@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pipeline.claims import FAILS, HOLDS, NOISE, Stat, claims, compare
+from pipeline.claims import FAILS, HOLDS, NOISE, ONE_SEED, Stat, claims, compare
 from pipeline.tabulate import collect
 
 
@@ -33,7 +33,8 @@ def test_compare_uses_two_standard_errors():
     a, b = Stat(1.0, 0.1, 3), Stat(1.5, 0.1, 3)  # se = 0.0816: 0.5 apart is far beyond noise
     assert compare(a, b) == (-0.5, "lower") and compare(b, a)[1] == "higher"
     assert compare(Stat(1.0, 1.0, 3), b)[1] == NOISE
-    assert "no noise estimate" in compare(Stat(1.0, 0.0, 1), b)[1]
+    assert compare(Stat(1.0, 0.0, 1), b)[1] == f"lower; {ONE_SEED}"
+    assert compare(Stat(2.0, 0.0, 1), b)[1] == f"higher; {ONE_SEED}"
 
 
 def test_claims_from_known_runs(tmp_path):
@@ -62,3 +63,16 @@ def test_a_claim_that_fails_is_said_to_fail(tmp_path):
         _run(tmp_path, "conv3d", "bn", s, bn)
     text = "\n".join(claims(collect(tmp_path)))
     assert f"**BN lowers the error (BN vs Basic)**: {FAILS}" in text
+
+
+def test_one_seed_gives_a_direction_but_no_verdict(tmp_path):
+    """One seed per cell: the lines say which way each difference goes, the claim gets no verdict."""
+    for model, basic, bn in [("conv3d", 1.7, 5.6), ("conv2_5d", 2.4, 6.5)]:
+        _run(tmp_path, model, "basic", 0, basic, train=1.0)
+        _run(tmp_path, model, "bn", 0, bn, train=1.0)
+    text = "\n".join(claims(collect(tmp_path)))
+    bn = "**BN lowers the error (BN vs Basic)**: no verdict from one seed (0 of 2 comparisons point the claimed way)"
+    assert bn in text
+    assert f"+3.90 points (higher; {ONE_SEED})" in text
+    assert "**Decomposed models match their dense parent with fewer parameters**: no verdict from one seed" in text
+    assert FAILS not in text and HOLDS not in text
