@@ -54,9 +54,14 @@ def _verdict(outcomes: list[str], want: str) -> str:
     """``want``: the outcome the claim predicts ("lower", or "not higher")."""
     if not outcomes:
         return "no runs"
-    if any(ONE_SEED in o for o in outcomes):  # a direction without a noise estimate is no verdict
-        agree = sum(o.startswith("lower") for o in outcomes)
-        return f"no verdict from one seed ({agree} of {len(outcomes)} comparisons point the claimed way)"
+    single = [o for o in outcomes if ONE_SEED in o]  # a direction without a noise estimate: no evidence
+    if single:
+        outcomes = [o for o in outcomes if ONE_SEED not in o]
+        agree = sum(o.startswith("lower") for o in single)
+        note = f"{agree} of {len(single)} one-seed comparisons point the claimed way"
+        if not outcomes:
+            return f"no verdict from one seed ({note})"
+        return f"{_verdict(outcomes, want)} (from the comparisons with seeds; {note})"
     good = [o == "lower" or (want == "not higher" and o == NOISE) for o in outcomes]
     bad = [o == "higher" or (want == "lower" and o == NOISE) for o in outcomes]
     if all(good):

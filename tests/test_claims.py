@@ -71,8 +71,27 @@ def test_one_seed_gives_a_direction_but_no_verdict(tmp_path):
         _run(tmp_path, model, "basic", 0, basic, train=1.0)
         _run(tmp_path, model, "bn", 0, bn, train=1.0)
     text = "\n".join(claims(collect(tmp_path)))
-    bn = "**BN lowers the error (BN vs Basic)**: no verdict from one seed (0 of 2 comparisons point the claimed way)"
+    bn = (
+        "**BN lowers the error (BN vs Basic)**: no verdict from one seed "
+        "(0 of 2 one-seed comparisons point the claimed way)"
+    )
     assert bn in text
     assert f"+3.90 points (higher; {ONE_SEED})" in text
     assert "**Decomposed models match their dense parent with fewer parameters**: no verdict from one seed" in text
     assert FAILS not in text and HOLDS not in text
+
+
+def test_one_seed_cells_do_not_hide_the_verdict_of_seeded_ones(tmp_path):
+    """Conv3D with three seeds gives BN's verdict; Conv2.5D's single seed is listed beside it, not counted."""
+    for s, (basic, bn) in enumerate([(3.0, 5.0), (3.1, 5.2), (2.9, 4.8)]):
+        _run(tmp_path, "conv3d", "basic", s, basic)
+        _run(tmp_path, "conv3d", "bn", s, bn)
+    _run(tmp_path, "conv2_5d", "basic", 0, 4.0)
+    _run(tmp_path, "conv2_5d", "bn", 0, 3.5)
+    text = "\n".join(claims(collect(tmp_path)))
+    want = (
+        f"**BN lowers the error (BN vs Basic)**: {FAILS} "
+        "(from the comparisons with seeds; 1 of 1 one-seed comparisons point the claimed way)"
+    )
+    assert want in text
+    assert f"-0.50 points (lower; {ONE_SEED})" in text and "+2.00 points (higher)" in text
