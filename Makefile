@@ -25,6 +25,18 @@ PY_CANDIDATES = $(PYTHON) python3.12 python3.13 python3 \
 	$(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3)
 PIP_NOISE := is ignored: it is neither a file nor a directory
 
+# Every study on the small preset starts with its data and difficulty meter ($(small_data)) and ends
+# with its sweep's submodel, tables and report ($(call finish_study,<sweep>,<docs folder>)).
+define small_data
+	$(PY) -m pipeline.data progress=false
+	$(PY) -m pipeline.baselines progress=false
+endef
+define finish_study
+	$(PY) -m pipeline.submodel target=$(1) progress=false
+	$(PY) -m pipeline.tables $(1) --out $(2)
+	$(PY) -m pipeline.report target=$(1) report.out=$(2)
+endef
+
 .PHONY: help setup data train submodel baselines report grid study study-short study-boundary study-3d study-4d tables all test test-fast test-mpi test-slurm lint bench clean
 
 help: ## list the targets
@@ -73,34 +85,25 @@ tables: $(STAMP) ## gather a sweep into the paper's tables (SWEEP=results/sweeps
 	$(PY) -m pipeline.tables $(SWEEP)
 
 study: $(STAMP) ## regenerate docs/results/small-quick: 3D family x {Basic, BN} x 3 seeds + Conv2.5D E&SL, baselines
-	$(PY) -m pipeline.data progress=false
-	$(PY) -m pipeline.baselines progress=false
+	$(small_data)
 	$(PY) -m pipeline.train -m model=conv3d,conv2_5d,conv2_5db reg=basic,bn seed=0,1,2 train=quick \
 		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false
 	$(PY) -m pipeline.train -m model=conv2_5d reg=e_sl seed=0,1,2 train=quick \
 		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false
-	$(PY) -m pipeline.submodel target=$(STUDY) progress=false
-	$(PY) -m pipeline.tables $(STUDY) --out docs/results/small-quick
-	$(PY) -m pipeline.report target=$(STUDY) report.out=docs/results/small-quick
+	$(call finish_study,$(STUDY),docs/results/small-quick)
 
 study-short: $(STAMP) ## docs/results/small-short: 3D family x {Basic, BN} at the paper's short protocol (SEEDS=0: ~2 h on 2 cores)
-	$(PY) -m pipeline.data progress=false
-	$(PY) -m pipeline.baselines progress=false
+	$(small_data)
 	$(PY) -m pipeline.train -m model=conv3d,conv2_5db,conv2_5d reg=basic,bn seed=$(SEEDS) train=short \
 		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=$(STUDYSHORT)
-	$(PY) -m pipeline.submodel target=$(STUDYSHORT) progress=false
-	$(PY) -m pipeline.tables $(STUDYSHORT) --out docs/results/small-short
-	$(PY) -m pipeline.report target=$(STUDYSHORT) report.out=docs/results/small-short
+	$(call finish_study,$(STUDYSHORT),docs/results/small-short)
 
 study-boundary: $(STAMP) ## regenerate docs/results/small-quick-boundary: 5 boundary models x {Basic, BN, E&SL} x 3 seeds
-	$(PY) -m pipeline.data progress=false
-	$(PY) -m pipeline.baselines progress=false
+	$(small_data)
 	$(PY) -m pipeline.train -m model=fc_t_boundary,conv1d_boundary,conv1d_t_boundary,conv2d_boundary,conv1_5d_boundary \
 		reg=basic,bn,e_sl seed=0,1,2 train=quick hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 \
 		progress=false hydra.sweep.dir=$(STUDY)-boundary
-	$(PY) -m pipeline.submodel target=$(STUDY)-boundary progress=false
-	$(PY) -m pipeline.tables $(STUDY)-boundary --out docs/results/small-quick-boundary
-	$(PY) -m pipeline.report target=$(STUDY)-boundary report.out=docs/results/small-quick-boundary
+	$(call finish_study,$(STUDY)-boundary,docs/results/small-quick-boundary)
 
 study-3d: $(STAMP) ## 3D speed-up table (docs/results/3d-speedup): small3d/medium3d/paper3d data + baselines, Conv3.5Db on each, Conv3.5D on paper3d, submodel
 	for d in small3d medium3d paper3d; do \
