@@ -31,13 +31,57 @@ def interpolation_weights(n_in: int, n_out: int, periodic: bool) -> tuple[torch.
     return lo, hi, (1 - frac).float(), frac.float()
 
 
+def _strided_like(x: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
+    """An empty tensor of ``shape`` whose axes are laid out in ``x``'s stride order, so that a
+    channels-last input gives a channels-last output (the next convolution then reads it as is)."""
+    order = sorted(range(x.dim()), key=lambda a: (x.stride(a), x.shape[a]), reverse=True)
+    strides, step = [0] * x.dim(), 1
+    for a in reversed(order):
+        strides[a], step = step, step * shape[a]
+    return torch.empty_strided(tuple(shape), tuple(strides), dtype=x.dtype, device=x.device)
+
+
+def _every_other(x: torch.Tensor, dim: int, start: int) -> torch.Tensor:
+    return x[(slice(None),) * dim + (slice(start, None, 2),)]
+
+
+class _Double(torch.autograd.Function):
+    """Midpoint insertion along one axis written straight into the output (nodes at even, midpoints at
+    odd positions) with a hand-written backward: about 2x faster, forward + backward, than stacking,
+    interleaving and concatenating through autograd, and it keeps the input's memory layout."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, dim: int, periodic: bool) -> torch.Tensor:
+        n = x.shape[dim]
+        shape = list(x.shape)
+        shape[dim] = 2 * n if periodic else 2 * n - 1
+        y = _strided_like(x, shape)
+        _every_other(y, dim, 0).copy_(x)
+        odd = _every_other(y, dim, 1)
+        torch.lerp(x.narrow(dim, 0, n - 1), x.narrow(dim, 1, n - 1), 0.5, out=odd.narrow(dim, 0, n - 1))
+        if periodic:  # the last midpoint joins the last node to the first
+            torch.lerp(x.narrow(dim, n - 1, 1), x.narrow(dim, 0, 1), 0.5, out=odd.narrow(dim, n - 1, 1))
+        ctx.dim, ctx.periodic, ctx.n = dim, periodic, n
+        return y
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor) -> tuple[torch.Tensor, None, None]:
+        dim, n = ctx.dim, ctx.n
+        grad = _every_other(g, dim, 0).clone(memory_format=torch.preserve_format)
+        half = _every_other(g, dim, 1) * 0.5  # each midpoint takes half from each neighbour
+        inner = half.narrow(dim, 0, n - 1)
+        grad.narrow(dim, 0, n - 1).add_(inner)
+        grad.narrow(dim, 1, n - 1).add_(inner)
+        if ctx.periodic:
+            grad.narrow(dim, n - 1, 1).add_(half.narrow(dim, n - 1, 1))
+            grad.narrow(dim, 0, 1).add_(half.narrow(dim, n - 1, 1))
+        return grad, None, None
+
+
 def _double(x: torch.Tensor, dim: int, periodic: bool) -> torch.Tensor:
     """Insert the midpoint between neighbours along ``dim``: n -> 2n - 1 nodes (n -> 2n when periodic,
     the last midpoint joining the last node to the first)."""
-    nxt = torch.roll(x, -1, dims=dim) if periodic else x.narrow(dim, 1, x.shape[dim] - 1)
-    base = x if periodic else x.narrow(dim, 0, x.shape[dim] - 1)
-    pairs = torch.stack([base, torch.lerp(base, nxt, 0.5)], dim=dim + 1).flatten(dim, dim + 1)
-    return pairs if periodic else torch.cat([pairs, x.narrow(dim, x.shape[dim] - 1, 1)], dim=dim)
+    return _Double.apply(x, dim, periodic)
 
 
 class Resize(nn.Module):
