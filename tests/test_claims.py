@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pipeline.claims import FAILS, HOLDS, NOISE, ONE_SEED, Stat, claims, compare
+from pipeline.claims import FAILS, HOLDS, NOISE, ONE_SEED, Stat, claims, compare, noise_band
 from pipeline.tabulate import collect
 
 
@@ -29,10 +29,17 @@ def _run(root: Path, model: str, reg: str, seed: int, test: float, train: float 
         (run / "submodel.json").write_text(json.dumps({"eps_zoom": {"test": {"u": extra["zoom"] / 100, "v": 0}}}))
 
 
-def test_compare_uses_two_standard_errors():
+def test_compare_is_welchs_t_test():
     a, b = Stat(1.0, 0.1, 3), Stat(1.5, 0.1, 3)  # se = 0.0816: 0.5 apart is far beyond noise
     assert compare(a, b) == (-0.5, "lower") and compare(b, a)[1] == "higher"
     assert compare(Stat(1.0, 1.0, 3), b)[1] == NOISE
+    # 2.5 se apart: beyond two standard errors, inside t_0.975(df=4) = 2.776 se
+    assert compare(a, Stat(1.0 + 2.5 * 0.1 * (2 / 3) ** 0.5, 0.1, 3))[1] == NOISE
+    assert compare(a, Stat(1.0 + 2.9 * 0.1 * (2 / 3) ** 0.5, 0.1, 3))[1] == "lower"
+    # two seeds a cell: se = 0.1, df = 2, t = 4.303
+    assert compare(Stat(1.0, 0.1, 2), Stat(1.42, 0.1, 2))[1] == NOISE
+    assert compare(Stat(1.0, 0.1, 2), Stat(1.44, 0.1, 2))[1] == "lower"
+    assert abs(noise_band(Stat(1.0, 0.1, 2), Stat(1.5, 0.1, 2)) - 4.3027 * 0.1) < 1e-4
     assert compare(Stat(1.0, 0.0, 1), b)[1] == f"lower; {ONE_SEED}"
     assert compare(Stat(2.0, 0.0, 1), b)[1] == f"higher; {ONE_SEED}"
 
