@@ -46,6 +46,8 @@ def stat(sweep: Sweep, model: str, reg: str, value: Callable[[dict], float | Non
 
 def noise_band(a: Stat, b: Stat) -> float:
     """Half-width of the 95% interval of a.mean - b.mean (Welch): t_0.975(df) x se; 0 without spread."""
+    if a.n < 2 or b.n < 2:
+        raise ValueError(f"a noise band needs >= 2 seeds per cell, got n={a.n} and n={b.n}")
     va, vb = a.std**2 / a.n, b.std**2 / b.n
     if va + vb == 0:
         return 0.0

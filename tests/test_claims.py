@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from pipeline.claims import FAILS, HOLDS, NOISE, ONE_SEED, Stat, claims, compare, noise_band
 from pipeline.tabulate import collect
 
@@ -40,6 +42,8 @@ def test_compare_is_welchs_t_test():
     assert compare(Stat(1.0, 0.1, 2), Stat(1.42, 0.1, 2))[1] == NOISE
     assert compare(Stat(1.0, 0.1, 2), Stat(1.44, 0.1, 2))[1] == "lower"
     assert abs(noise_band(Stat(1.0, 0.1, 2), Stat(1.5, 0.1, 2)) - 4.3027 * 0.1) < 1e-4
+    with pytest.raises(ValueError, match="n=1"):
+        noise_band(Stat(1.0, 0.0, 1), b)
     assert compare(Stat(1.0, 0.0, 1), b)[1] == f"lower; {ONE_SEED}"
     assert compare(Stat(2.0, 0.0, 1), b)[1] == f"higher; {ONE_SEED}"
 
