@@ -1,6 +1,6 @@
 """``make bench``: print the benchmark figures (and ratios measured in the same run).
 
-``python -m pipeline.bench [fe|surrogate|surrogate3d|compile ...]``; with no argument every section
+``python -m pipeline.bench [fe|surrogate|factors|surrogate3d|compile ...]``; with no argument every section
 runs but ``compile`` (opt-in: it compiles three models, minutes).
 """
 
@@ -14,9 +14,10 @@ SECTIONS = {
     "fe": ("bench_fe", "bench", "report"),
     "surrogate": ("bench_surrogate", "bench", "report"),
     "surrogate3d": ("bench_surrogate", "bench_3d", "report"),
+    "factors": ("bench_factors", "bench", "report"),
     "compile": ("bench_surrogate", "bench_compile", "report_compile"),
 }
-DEFAULT = ("fe", "surrogate", "surrogate3d")  # compile is opt-in: it compiles three models (minutes)
+DEFAULT = ("fe", "surrogate", "factors", "surrogate3d")  # compile is opt-in: it compiles three models (minutes)
 
 
 def main(argv: list[str]) -> None:

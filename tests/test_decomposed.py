@@ -98,6 +98,22 @@ def test_gradients_match_the_dense_equivalent_and_pass_gradcheck(impl):
     assert all(g is not None and g.abs().sum() > 0 for g in torch.autograd.grad(layer(x).sum(), params))
 
 
+@pytest.mark.parametrize(("c_out", "rank"), [(4, 2), (1, 1)], ids=["folded", "one-channel-taps"])
+@pytest.mark.parametrize("factors", [[[1], [2], [0]], [[1, 2], [0]]], ids=["conv2_5db", "conv2_5d"])
+@pytest.mark.parametrize("periodic", [[False, True, False], [True, False, True]])
+def test_fast_paths_keep_values_gradients_and_channels_last(factors, c_out, rank, periodic):
+    """One-way factors that leave the leading axes alone run on those axes folded into the batch (a
+    view of channels-last data); one-channel factors (rank 1 into one output channel) run as shifted
+    multiply-adds. Values, gradients and the channels-last layout of the output are unchanged."""
+    layer = DecomposedConv(3, c_out, (3, 3, 3), factors, rank=rank, periodic=periodic).double()
+    x = torch.randn(2, 3, 4, 5, 6, dtype=torch.float64)
+    x = x.contiguous(memory_format=torch.channels_last_3d).requires_grad_()
+    assert torch.allclose(layer(x), _dense_reference(layer, x), atol=1e-13, rtol=0)
+    assert torch.autograd.gradcheck(lambda inp: layer(inp), (x,))
+    # the layout in float32, where oneDNN runs (PyTorch's float64 conv3d returns channels-first)
+    assert layer.float()(x.detach().float()).is_contiguous(memory_format=torch.channels_last_3d)
+
+
 @pytest.mark.parametrize(
     ("kernel", "factors", "expected"),
     [
