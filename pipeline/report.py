@@ -160,18 +160,21 @@ def _curve(values: list) -> np.ndarray:
 
 
 def fig_params_vs_error(sweep: Sweep, path: Path) -> None:
+    """One marker per cell at its seed mean (bar: sample std), every seed as a faint dot: a cell's
+    first seed alone can sit far from its mean (a run ending on a loss spike)."""
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     markers = dict(zip([c for c, _ in COLS], "osDv^P", strict=True))
-    for (_, reg), cell in sweep.cells.items():
-        boundary = not target_strategy(cell["metrics"].get("target", "field")).full_field
-        ax.scatter(
-            cell["metrics"]["parameters"],
-            100 * _score(cell),
-            marker=markers.get(reg, "o"),
-            color="tab:orange" if boundary else "tab:blue",
-            s=30,
-        )
-        ax.annotate(cell["metrics"]["label"], (cell["metrics"]["parameters"], 100 * _score(cell)), fontsize=6)
+    for (_, reg), group in sweep.groups.items():
+        first = group[0]["metrics"]
+        boundary = not target_strategy(first.get("target", "field")).full_field
+        color = "tab:orange" if boundary else "tab:blue"
+        values = [100 * _score(cell) for cell in group]
+        mean = float(np.mean(values))
+        std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+        x = first["parameters"]
+        ax.scatter([x] * len(values), values, marker=markers.get(reg, "o"), color=color, s=10, alpha=0.35)
+        ax.errorbar(x, mean, yerr=std, fmt=markers.get(reg, "o"), color=color, ms=5, capsize=2)
+        ax.annotate(first["label"], (x, mean), fontsize=6)
     seen = {reg for _, reg in sweep.cells}
     for reg, col in COLS:
         if reg in seen:
@@ -179,7 +182,7 @@ def fig_params_vs_error(sweep: Sweep, path: Path) -> None:
     ax.legend(fontsize=7, title="regularisation", title_fontsize=7)
     ax.set_xscale("log")
     ax.set_xlabel("trainable parameters")
-    ax.set_ylabel("test eps of u (%), after zoom when available")
+    ax.set_ylabel("test eps of u (%), after zoom when available\n(seed mean ± std; dots: seeds)", fontsize=8)
     ax.set_title("Parameters vs error (blue: full field, orange: boundary)")
     fig.tight_layout()
     _save(fig, path)
