@@ -26,7 +26,7 @@ from fe import dataset  # noqa: E402
 from pipeline.artefacts import EXAMPLE, RunError, atomic_write, check_data, user_errors, write_text  # noqa: E402
 from pipeline.claims import claims  # noqa: E402
 from pipeline.runs import load_splits  # noqa: E402
-from pipeline.tabulate import COLS, ROWS, Sweep, collect, render  # noqa: E402
+from pipeline.tabulate import COLS, ROWS, Stat, Sweep, collect, render  # noqa: E402
 from pipeline.validate import check_submodel  # noqa: E402
 from surrogate.metrics import ErrorSpec  # noqa: E402
 from surrogate.targets import target as target_strategy  # noqa: E402
@@ -169,13 +169,11 @@ def fig_params_vs_error(sweep: Sweep, path: Path) -> None:
         boundary = not target_strategy(first.get("target", "field")).full_field
         color = "tab:orange" if boundary else "tab:blue"
         values = [100 * _score(cell) for cell in group]
-        mean = float(np.mean(values))
-        std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
-        x = first["parameters"]
+        cell_stat, x = Stat.of(values), first["parameters"]
         ax.scatter([x] * len(values), values, marker=markers.get(reg, "o"), color=color, s=10, alpha=0.35)
-        ax.errorbar(x, mean, yerr=std, fmt=markers.get(reg, "o"), color=color, ms=5, capsize=2)
-        ax.annotate(first["label"], (x, mean), fontsize=6)
-    seen = {reg for _, reg in sweep.cells}
+        ax.errorbar(x, cell_stat.mean, yerr=cell_stat.std, fmt=markers.get(reg, "o"), color=color, ms=5, capsize=2)
+        ax.annotate(first["label"], (x, cell_stat.mean), fontsize=6)
+    seen = {reg for _, reg in sweep.groups}
     for reg, col in COLS:
         if reg in seen:
             ax.scatter([], [], marker=markers[reg], color="gray", label=col)

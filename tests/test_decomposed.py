@@ -110,8 +110,12 @@ def test_fast_paths_keep_values_gradients_and_channels_last(factors, c_out, rank
     x = x.contiguous(memory_format=torch.channels_last_3d).requires_grad_()
     assert torch.allclose(layer(x), _dense_reference(layer, x), atol=1e-13, rtol=0)
     assert torch.autograd.gradcheck(lambda inp: layer(inp), (x,))
-    # the layout in float32, where oneDNN runs (PyTorch's float64 conv3d returns channels-first)
-    assert layer.float()(x.detach().float()).is_contiguous(memory_format=torch.channels_last_3d)
+    # float32, where oneDNN runs and every factor's input stays channels-last (PyTorch's float64
+    # conv3d returns channels-first, so later factors above may not fold): values and layout
+    layer, x = layer.float(), x.detach().float().contiguous(memory_format=torch.channels_last_3d)
+    out = layer(x)
+    assert out.is_contiguous(memory_format=torch.channels_last_3d)
+    assert torch.allclose(out, _dense_reference(layer, x), atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize(
