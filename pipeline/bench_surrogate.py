@@ -29,6 +29,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from fe.spec import MeshSpec, Physics, build
 from fe.zone import ZoneGrid
+from pipeline.bench_grid import grid_estimate, grid_lines, plan_of
 from pipeline.config import compose
 from pipeline.runs import build_model, regularization
 from surrogate.decomposed import DecomposedConv
@@ -195,6 +196,8 @@ def bench(
         ref = out["models"].get(f"{base}-{m['reg']}")
         m["step_vs_base"] = m["step_s"] / ref["step_s"] if ref else None
     out["base"] = base
+    if base == "conv3d" and set(models) == set(MODELS):  # the paper's grid needs all 11 models
+        out["grid"] = grid_estimate(out["models"], limits["matmul_gflops"], plan_of(preset))
     if layer:
         out["layer"] = layer_bench(limits, rounds)
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -275,7 +278,7 @@ def verdicts(out: dict) -> list[str]:
     )
     over = out["layer"]["2.5Db"]["over_roofline"]
     lines.append(f"2.5Db layer within {LAYER_ROOFLINE}x of its roofline: {over:.1f}x {_pf(over <= LAYER_ROOFLINE)}")
-    return lines
+    return lines + (grid_lines(out["grid"]) if "grid" in out else [])
 
 
 def _pf(ok: bool) -> str:

@@ -1,0 +1,31 @@
+"""The grid estimate of `make bench`: hours from step times and FLOPs, checked by hand arithmetic."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.bench_grid import GridPlan, grid_estimate, grid_lines, plan_of
+
+
+def test_grid_estimate_matches_hand_arithmetic():
+    # Two models; each one's step is the mean of its Basic and SL steps: 0.2 s and 0.2 s, 2 and 2 GFLOP.
+    models = {
+        "a-basic": {"step_s": 0.1, "flops": 1e9},
+        "a-sl": {"step_s": 0.3, "flops": 3e9},
+        "b-basic": {"step_s": 0.2, "flops": 2e9},
+        "b-sl": {"step_s": 0.2, "flops": 2e9},
+    }
+    plan = GridPlan(epochs=10, n_train=25, batch_size=10, regs=6, jobs=2)  # 3 steps per epoch: 30 per run
+    g = grid_estimate(models, peak_gflops=10.0, plan=plan)
+    assert g["runs"] == 12
+    assert g["measured_h"] == pytest.approx(0.4 * 30 * 6 / 2 / 3600)  # 36 s
+    assert g["at_peak_h"] == pytest.approx(4e9 / 10e9 * 30 * 6 / 2 / 3600)  # also 36 s
+    assert g["needed_share"] == pytest.approx(0.01 / 4.0)
+    assert grid_lines(g)[0].endswith("0.0 h PASS")
+    slow = {k: {**m, "step_s": m["step_s"] * 4000} for k, m in models.items()}  # 40 h
+    assert grid_lines(grid_estimate(slow, 10.0, plan))[0].endswith("40.0 h FAIL")
+
+
+def test_plan_is_the_papers_short_grid():
+    """The config's grid: 1000 epochs of batch 10 over 100 samples, the six regularisations."""
+    assert plan_of() == GridPlan(epochs=1000, n_train=100, batch_size=10, regs=6, jobs=2)
