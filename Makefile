@@ -12,6 +12,7 @@ NJOBS ?= 2
 ARGS ?=
 PROTOCOL ?= short
 SEEDS ?= 0
+REGS ?= basic,bn
 STUDY := results/sweeps/small-quick
 STUDYSHORT := results/sweeps/small-short
 STUDY3D := results/sweeps/3d-speedup
@@ -37,11 +38,11 @@ define finish_study
 	$(PY) -m pipeline.report target=$(1) report.out=$(2)
 endef
 
-.PHONY: help setup data train submodel baselines report grid study study-short study-boundary study-3d study-4d tables all test test-fast test-mpi test-slurm lint bench clean
+.PHONY: help setup data train submodel baselines report grid study study-short study-short-boundary study-boundary study-3d study-4d tables all test test-fast test-mpi test-slurm lint bench clean
 
 help: ## list the targets
 	@echo "wavezoom targets (overrides: make <target> ARGS='key=value ...'):"
-	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  %-20s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	@py=""; for c in $(PY_CANDIDATES); do \
@@ -92,9 +93,9 @@ study: $(STAMP) ## regenerate docs/results/small-quick: 3D family x {Basic, BN} 
 		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false
 	$(call finish_study,$(STUDY),docs/results/small-quick)
 
-study-short: $(STAMP) ## docs/results/small-short: 3D family x {Basic, BN} at the paper's short protocol (SEEDS=0: ~2 h on 2 cores)
+study-short: $(STAMP) ## docs/results/small-short: 3D family x REGS (basic,bn) at the paper's short protocol (SEEDS=0: ~1.5 h on 2 cores)
 	$(small_data)
-	$(PY) -m pipeline.train -m model=conv3d,conv2_5db,conv2_5d reg=basic,bn seed=$(SEEDS) train=short \
+	$(PY) -m pipeline.train -m model=conv3d,conv2_5db,conv2_5d reg=$(REGS) seed=$(SEEDS) train=short \
 		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=$(STUDYSHORT)
 	$(call finish_study,$(STUDYSHORT),docs/results/small-short)
 
@@ -104,6 +105,13 @@ study-boundary: $(STAMP) ## regenerate docs/results/small-quick-boundary: 5 boun
 		reg=basic,bn,e_sl seed=0,1,2 train=quick hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 \
 		progress=false hydra.sweep.dir=$(STUDY)-boundary
 	$(call finish_study,$(STUDY)-boundary,docs/results/small-quick-boundary)
+
+study-short-boundary: $(STAMP) ## docs/results/small-short-boundary: 5 boundary models x {Basic, E&SL, BN} at short (SEEDS=0: ~50 min on 2 cores)
+	$(small_data)
+	$(PY) -m pipeline.train -m reg=basic,e_sl,bn model=fc_t_boundary,conv1d_boundary,conv1d_t_boundary,conv2d_boundary,conv1_5d_boundary \
+		seed=$(SEEDS) train=short hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false \
+		hydra.sweep.dir=$(STUDYSHORT)-boundary
+	$(call finish_study,$(STUDYSHORT)-boundary,docs/results/small-short-boundary)
 
 study-3d: $(STAMP) ## 3D speed-up table (docs/results/3d-speedup): small3d/medium3d/paper3d data + baselines, Conv3.5Db on each, Conv3.5D on paper3d, submodel
 	for d in small3d medium3d paper3d; do \

@@ -206,7 +206,7 @@ def bench(
     return out
 
 
-COMPILE_MODELS = ("conv2d_t", "conv2_5db", "conv3d")
+COMPILE_MODELS = ("conv2d_t", "conv2_5db", "conv3d", "conv1d_boundary", "fc_t_boundary")
 
 
 def bench_compile(rounds: int = 7, models: tuple[str, ...] = COMPILE_MODELS) -> dict:
