@@ -12,8 +12,10 @@ out, so both figures are lower bounds of a real grid (real `short` runs took 1.4
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from statistics import fmean
 
 GRID_HOURS = 4.0  # issue 9's target, wall on 2 cores
 
@@ -22,11 +24,11 @@ GRID_HOURS = 4.0  # issue 9's target, wall on 2 cores
 class GridPlan:
     """What one grid is: epochs and steps of one run, regularisations per model, parallel jobs."""
 
-    epochs: int = 1000
-    n_train: int = 100
-    batch_size: int = 10
-    regs: int = 6
-    jobs: int = 2
+    epochs: int
+    n_train: int
+    batch_size: int
+    regs: int
+    jobs: int = 2  # make grid's NJOBS on the 2-core reference machine
 
     @property
     def steps(self) -> int:
@@ -46,17 +48,16 @@ def plan_of(preset: str | None = None) -> GridPlan:
 def grid_estimate(models: dict[str, dict], peak_gflops: float, plan: GridPlan) -> dict:
     """Wall hours of the grid at the measured steps and at the matmul peak, and the share of the
     peak that ``GRID_HOURS`` needs; ``models`` maps ``<model>-<reg>`` to ``step_s`` and ``flops``."""
-    names = dict.fromkeys(key.rsplit("-", 1)[0] for key in models)
-    seconds = flop = 0.0
-    for name in names:
-        runs = [m for key, m in models.items() if key.rsplit("-", 1)[0] == name]
-        seconds += sum(m["step_s"] for m in runs) / len(runs)
-        flop += sum(m["flops"] for m in runs) / len(runs)
+    by_model: dict[str, list[dict]] = defaultdict(list)
+    for key, m in models.items():
+        by_model[key.rsplit("-", 1)[0]].append(m)
+    seconds = sum(fmean(m["step_s"] for m in runs) for runs in by_model.values())
+    flop = sum(fmean(m["flops"] for m in runs) for runs in by_model.values())
     scale = plan.steps * plan.regs / plan.jobs / 3600
     at_peak = flop / (peak_gflops * 1e9) * scale
     return {
         "plan": asdict(plan),
-        "runs": len(names) * plan.regs,
+        "runs": len(by_model) * plan.regs,
         "measured_h": seconds * scale,
         "at_peak_h": at_peak,
         "needed_share": at_peak / GRID_HOURS,
