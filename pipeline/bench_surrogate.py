@@ -97,35 +97,44 @@ def machine_limits(rounds: int = 7) -> dict[str, float]:
     return {"matmul_gflops": 2 * n**3 / t["mm"] / 1e9, "copy_gbs": 2 * src.numel() * 4 / t["copy"] / 1e9}
 
 
-def _trainer_step(
-    name: str, reg: str, geom: Geometry, tmp: Path, compile: bool = False
-) -> tuple[Callable, Callable, dict]:
-    """The training stage's own step (loss, backward, Adam) on random data of the preset's shape."""
+def bench_trainer(name: str, reg: str, geom: Geometry, tmp: Path, compile: bool = False) -> Trainer:
+    """The training stage's own ``Trainer`` on random data of the preset's shape (one batch)."""
     cfg = compose("train", [f"model={name}", f"reg={reg}"])
     model = build_model(cfg, geom)
     spec = TrainSpec(**{k: v for k, v in cfg.train.items() if k != "name"})
-    n = spec.batch_size
-    space = model.space
     rng = np.random.default_rng(0)
-    u, v = (rng.standard_normal((n, geom.n_times, *space)).astype(np.float32) for _ in range(2))
-    p = rng.random((n, 1 + len(geom.field_axes)))
-    trainer = Trainer(
-        model, spec, regularization(cfg), p, u, v, 0.0625, tmp, {}, 0, torch.device("cpu"), compile=compile
-    )
+    u, v = (rng.standard_normal((spec.batch_size, geom.n_times, *model.space)).astype(np.float32) for _ in range(2))
+    p = rng.random((spec.batch_size, 1 + len(geom.field_axes)))
+    return Trainer(model, spec, regularization(cfg), p, u, v, 0.0625, tmp, {}, 0, torch.device("cpu"), compile=compile)
+
+
+def train_step(trainer: Trainer) -> Callable[[], None]:
+    """One step of ``trainer`` as the training loop takes it: loss, backward, Adam, on its one batch."""
+    n = trainer.spec.batch_size
     idx, gen = torch.arange(n), torch.Generator().manual_seed(0)
 
     def step() -> None:
-        model.train()
+        trainer.model.train()
         trainer.optimizer.zero_grad(set_to_none=True)
         trainer._backward(idx, trainer._times(n, gen))
         trainer.optimizer.step()
+
+    return step
+
+
+def _trainer_step(
+    name: str, reg: str, geom: Geometry, tmp: Path, compile: bool = False
+) -> tuple[Callable, Callable, dict]:
+    """A bench trainer's step, its 1-sample prediction, and what the tables print of it."""
+    trainer = bench_trainer(name, reg, geom, tmp, compile)
+    model = trainer.model
 
     @torch.no_grad()
     def predict() -> None:
         model.eval()
         model(trainer.p[:1])
 
-    return step, predict, {"label": model.label, "parameters": n_parameters(model)}
+    return train_step(trainer), predict, {"label": model.label, "parameters": n_parameters(model)}
 
 
 def layer_bench(limits: dict[str, float], rounds: int) -> dict[str, dict[str, float]]:

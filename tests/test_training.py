@@ -215,18 +215,19 @@ def test_a_compiled_step_trains_as_the_eager_one(tiny_data, tmp_path):
             assert compiled["eps"][split][f] == pytest.approx(eager["eps"][split][f], rel=1e-3)
 
 
-def test_fused_adam_matches_the_per_parameter_loop_and_old_checkpoints_stay_unfused(tmp_path):
-    """The trainer's fused Adam gives the per-parameter loop's weights to round-off; an optimizer
-    state saved unfused (runs begun before the switch) loads as unfused, so they resume bit for bit."""
-    from pipeline.bench_surrogate import _trainer_step
+def test_fused_adam_matches_the_per_parameter_loop_and_old_checkpoints_resume_unfused(tmp_path):
+    """The trainer's fused Adam gives the per-parameter loop's weights to round-off; a checkpoint
+    whose optimizer was saved unfused (runs begun before the switch) resumes unfused, bit for bit."""
+    from pipeline.bench_surrogate import bench_trainer, train_step
+    from surrogate import checkpoint
     from surrogate.models import Geometry
 
     geom = Geometry(9, 9, 9, 32)
-    step, _, _ = _trainer_step("conv2_5db", "e_sl", geom, tmp_path / "fused")
-    trainer = next(c.cell_contents for c in step.__closure__ if hasattr(c.cell_contents, "optimizer"))
+    trainer = bench_trainer("conv2_5db", "e_sl", geom, tmp_path)
     assert trainer.optimizer.param_groups[0]["fused"] is True
     ref = [p.detach().clone().requires_grad_() for p in trainer.model.parameters()]
     loop = torch.optim.Adam(ref, lr=trainer.spec.lr, foreach=False)
+    step = train_step(trainer)
     for _ in range(5):
         step()
         for mine, theirs in zip(trainer.model.parameters(), ref, strict=True):
@@ -234,5 +235,15 @@ def test_fused_adam_matches_the_per_parameter_loop_and_old_checkpoints_stay_unfu
         loop.step()
     for mine, theirs in zip(trainer.model.parameters(), ref, strict=True):
         torch.testing.assert_close(mine.detach(), theirs.detach(), rtol=1e-5, atol=1e-7)
-    trainer.optimizer.load_state_dict(loop.state_dict())
-    assert not trainer.optimizer.param_groups[0]["fused"]
+    with torch.no_grad():  # the checkpoint of a run begun unfused: the loop's weights and moments
+        for mine, theirs in zip(trainer.model.parameters(), ref, strict=True):
+            mine.copy_(theirs)
+    checkpoint.save({**trainer.state(), "optimizer": loop.state_dict()}, trainer.checkpoint_path)
+    resumed = bench_trainer("conv2_5db", "e_sl", geom, tmp_path)
+    assert resumed.resume() and not resumed.optimizer.param_groups[0]["fused"]
+    for mine, theirs in zip(resumed.model.parameters(), ref, strict=True):
+        mine.grad = torch.randn_like(mine)
+        theirs.grad = mine.grad.clone()
+    resumed.optimizer.step()
+    loop.step()
+    assert all(torch.equal(m, t) for m, t in zip(resumed.model.parameters(), ref, strict=True))
