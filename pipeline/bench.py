@@ -1,7 +1,7 @@
 """``make bench``: print the benchmark figures (and ratios measured in the same run).
 
 ``python -m pipeline.bench [fe|surrogate|factors|surrogate3d|compile ...]``; with no argument every section
-runs but ``compile`` (opt-in: it compiles three models, minutes).
+runs but ``compile`` (opt-in: it compiles five models, minutes).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ SECTIONS = {
     "factors": ("bench_factors", "bench", "report"),
     "compile": ("bench_surrogate", "bench_compile", "report_compile"),
 }
-DEFAULT = ("fe", "surrogate", "factors", "surrogate3d")  # compile is opt-in: it compiles three models (minutes)
+DEFAULT = ("fe", "surrogate", "factors", "surrogate3d")  # compile is opt-in: it compiles five models (minutes)
 
 
 def main(argv: list[str]) -> None:
