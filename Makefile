@@ -15,6 +15,7 @@ SEEDS ?= 0
 REGS ?= basic,bn
 STUDY := results/sweeps/small-quick
 STUDYSHORT := results/sweeps/small-short
+BOUNDARY_MODELS := fc_t_boundary,conv1d_boundary,conv1d_t_boundary,conv2d_boundary,conv1_5d_boundary
 STUDY3D := results/sweeps/3d-speedup
 STUDY4D := results/sweeps/4d-cost
 NEWMARK_CG := '+submodel.parent_schemes.newmark_cg={_target_:fe.newmark.Newmark,linear:cg}'
@@ -101,14 +102,14 @@ study-short: $(STAMP) ## docs/results/small-short: 3D family x REGS (basic,bn) a
 
 study-boundary: $(STAMP) ## regenerate docs/results/small-quick-boundary: 5 boundary models x {Basic, BN, E&SL} x 3 seeds
 	$(small_data)
-	$(PY) -m pipeline.train -m model=fc_t_boundary,conv1d_boundary,conv1d_t_boundary,conv2d_boundary,conv1_5d_boundary \
+	$(PY) -m pipeline.train -m model=$(BOUNDARY_MODELS) \
 		reg=basic,bn,e_sl seed=0,1,2 train=quick hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 \
 		progress=false hydra.sweep.dir=$(STUDY)-boundary
 	$(call finish_study,$(STUDY)-boundary,docs/results/small-quick-boundary)
 
 study-short-boundary: $(STAMP) ## docs/results/small-short-boundary: 5 boundary models x {Basic, E&SL, BN} at short (SEEDS=0: ~50 min on 2 cores)
 	$(small_data)
-	$(PY) -m pipeline.train -m reg=basic,e_sl,bn model=fc_t_boundary,conv1d_boundary,conv1d_t_boundary,conv2d_boundary,conv1_5d_boundary \
+	$(PY) -m pipeline.train -m reg=basic,e_sl,bn model=$(BOUNDARY_MODELS) \
 		seed=$(SEEDS) train=short hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false \
 		hydra.sweep.dir=$(STUDYSHORT)-boundary
 	$(call finish_study,$(STUDYSHORT)-boundary,docs/results/small-short-boundary)
