@@ -36,6 +36,7 @@ __all__ = [
     "atomic_write",
     "check_data",
     "save_npz",
+    "shown",
     "user_errors",
     "write_json",
     "write_text",
@@ -51,6 +52,16 @@ class RunError(RuntimeError):
 
 
 USER_ERRORS: tuple[type[Exception], ...] = (ConfigError, SpecError, DatasetError, RunError, CheckpointError)
+
+
+def shown(path: str | Path) -> str:
+    """``path`` as a document should print it: relative to the working directory when inside it, so
+    that committed reports do not carry one machine's absolute paths."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def short(fingerprint: str | None) -> str:

@@ -23,7 +23,7 @@ import yaml  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
 from fe import dataset  # noqa: E402
-from pipeline.artefacts import EXAMPLE, RunError, atomic_write, check_data, user_errors, write_text  # noqa: E402
+from pipeline.artefacts import EXAMPLE, RunError, atomic_write, check_data, shown, user_errors, write_text  # noqa: E402
 from pipeline.claims import claims  # noqa: E402
 from pipeline.runs import load_splits  # noqa: E402
 from pipeline.tabulate import COLS, ROWS, Stat, Sweep, collect, render  # noqa: E402
@@ -214,7 +214,7 @@ def dataset_summary(train: dataset.Dataset, test: dataset.Dataset) -> list[str]:
     return [
         "## Dataset",
         "",
-        f"- `{train.path.parent}`: {n} train + {test.u.shape[0]} test samples; {nt} snapshots over "
+        f"- `{shown(train.path.parent)}`: {n} train + {test.u.shape[0]} test samples; {nt} snapshots over "
         f"[0, {ph['t_final']}]; zone grid {' x '.join(map(str, zone))} nodes; {boundary} of "
         f"{train.boundary_index.shape[0]} nodes.",
         f"- Physics: c = {ph['c']}, Omega = {box(ph['domain'])}, Omega' = {box(ph['zone'])}, "

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from pipeline.artefacts import BASELINES, SUBMODEL, RunError, short
+from pipeline.artefacts import BASELINES, SUBMODEL, RunError, short, shown
 from pipeline.runs import read_metrics, run_dirs
 from surrogate.targets import target
 
@@ -279,7 +279,7 @@ def tables(protocol: str | None) -> list[Table]:
 def render(sweep: Sweep) -> tuple[str, dict[str, str]]:
     """The Markdown document and one CSV text per table (mean, std and seed count per cell)."""
     ran = {m for m, _ in sweep.groups}
-    md = [f"# Tables for {sweep.root}", ""]
+    md = [f"# Tables for {shown(sweep.root)}", ""]
     if sweep.protocol:
         md.append(f"Training protocol: `{sweep.protocol}`. ")
     if sweep.eps_definition:
@@ -291,7 +291,7 @@ def render(sweep: Sweep) -> tuple[str, dict[str, str]]:
     if sweep.baselines:
         md.append(
             f"Reference rows (*italic*): non-neural baselines fitted on the same training split "
-            f"({sweep.baselines['path']}); they have no regularisation, so their value is repeated. "
+            f"({shown(sweep.baselines['path'])}); they have no regularisation, so their value is repeated. "
         )
     md += ["BN & E is not part of the grid: the combination is refused (n/a), as in the paper.", ""]
     references = (sweep.baselines or {}).get("methods", {})

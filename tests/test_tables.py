@@ -76,7 +76,8 @@ def test_the_command_line_reports_a_missing_folder(tmp_path, capsys):
         main([str(tmp_path / "nope")])
 
 
-def test_seeds_give_mean_and_std_and_baselines_give_reference_rows(tmp_path):
+def test_seeds_give_mean_and_std_and_baselines_give_reference_rows(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the document names its files relative to where it was made
     for seed, k in ((0, 1.0), (1, 3.0), (2, 2.0)):
         _run(tmp_path / "sweep", "conv2_5d", "basic", k, submodel=True, seed=seed)
     _run(tmp_path / "sweep", "conv2_5d", "bn", 5.0, seed=0)
@@ -98,6 +99,7 @@ def test_seeds_give_mean_and_std_and_baselines_give_reference_rows(tmp_path):
     assert "| *RBF (cubic)* | *0.60* |" in md.split("per-sample normaliser")[1].split("##")[0]
     assert "*RBF" not in md.split("Table 1:")[1].split("##")[0]  # no reference row for parameter counts
     assert "mean ± sample standard deviation over 1-3 seeds" in md
+    assert "# Tables for sweep\n" in md and "training split (baselines.json)" in md and str(tmp_path) not in md
     # baselines of other data are refused by name, the tables are still written
     base.write_text(json.dumps({"data_fingerprint": "other", "methods": {"rbf": method}}))
     md = write_tables(tmp_path / "sweep", baselines=base).read_text()
