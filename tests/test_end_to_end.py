@@ -71,6 +71,7 @@ def test_data_train_submodel_tables_report_on_tiny(tmp_path):
         for link in links:
             assert (folder / link).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", link
         assert "## Dataset" in report and "Table 1" in report and "## The paper's claims" in report
+        assert f"- `{tmp_path / 'data' / 'tiny'}`:" in report  # data outside the working directory: absolute
     assert {p.name for p in (sweep / "report").glob("*.png")} >= {
         "design.png",
         "snapshots.png",
