@@ -126,6 +126,9 @@ def write_samples(path: Path, idx: np.ndarray, u: np.ndarray, v: np.ndarray) -> 
         for k, i in enumerate(idx):
             f["u"][i] = u[k]
             f["v"][i] = v[k]
+        # HDF5 may write its cached chunks in any order: hand the fields to the OS before the done
+        # mask, so a process killed in between never leaves a sample marked done without its data
+        f.flush()
         done = f["done"][...]
         done[idx] = True
         f["done"][...] = done
