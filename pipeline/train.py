@@ -2,11 +2,14 @@
 
 :func:`train_run` is the plain function (tests call it); :func:`main` is its thin Hydra wrapper. The
 run folder holds ``checkpoint.pt`` (resumed when the same run is launched again) and
-``metrics.json`` (parameters, epoch time, peak memory, eps on train and test for u and v).
+``metrics.json`` (parameters, epoch time, peak memory, eps on train and test for u and v; with
+``train.average_last`` > 0 the scores are the averaged weights', and ``last_iterate`` scores the
+weights of the last epoch).
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 from pathlib import Path
@@ -24,7 +27,7 @@ from pipeline.scoring import SCORES, score_split
 from pipeline.validate import check_train
 from surrogate.losses import euler_residual_series
 from surrogate.metrics import ErrorSpec
-from surrogate.training import Trainer, TrainSpec, pick_device
+from surrogate.training import Trainer, TrainSpec, pick_device, predict
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +35,8 @@ log = logging.getLogger(__name__)
 def content(cfg: DictConfig, train: dataset.Dataset) -> dict:
     """What determines a training run's result (paths, progress and threads excluded)."""
     pick = {k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("model", "reg", "train")}
+    if not pick["train"].get("average_last"):
+        pick["train"].pop("average_last", None)  # off: the same fingerprint as runs made before the knob
     return {
         **pick,
         "seed": int(cfg.seed),
@@ -77,10 +82,20 @@ def train_run(cfg: DictConfig, run_dir: str | Path, on_epoch=None) -> dict:
     figures = trainer.fit(progress=bool(cfg.progress), on_epoch=on_epoch)
     spec = ErrorSpec(**cfg.metrics)
     v_sigma = trainer.scalers.v_sigma
-    scores = {
-        split: score_split(*trainer.predict(ds.params), ds, model.target, spec, v_sigma)
-        for split, ds in (("train", train), ("test", test))
-    }
+
+    def scored(net: torch.nn.Module) -> dict:
+        return {
+            split: score_split(
+                *predict(net, trainer.scalers, ds.params, trainer.device), ds, model.target, spec, v_sigma
+            )
+            for split, ds in (("train", train), ("test", test))
+        }
+
+    scores = scored(model)
+    if trainer.last_state is not None:  # averaged weights: the last iterate is scored too, for comparison
+        last = copy.deepcopy(model)
+        last.load_state_dict(trainer.last_state)
+        scores_last = scored(last)
     reference = euler_residual_series(u, v, float(train.t[1] - train.t[0]), v_sigma)
     metrics = {
         "model": model.name,
@@ -94,6 +109,11 @@ def train_run(cfg: DictConfig, run_dir: str | Path, on_epoch=None) -> dict:
         **figures,
         **{key: {s: sc[key] for s, sc in scores.items()} for key in SCORES},
         "eps_definition": spec.caption(),
+        **(
+            {"last_iterate": {key: {s: sc[key] for s, sc in scores_last.items()} for key in ("eps", "euler_residual")}}
+            if trainer.last_state is not None
+            else {}
+        ),
         # trapezoidal Euler residual / sigma_v^2 of the predictions and of the training data itself
         "physics": {
             "euler_residual": {**{s: sc["euler_residual"] for s, sc in scores.items()}, "reference": reference}

@@ -45,3 +45,35 @@ class Scaler:
     @staticmethod
     def from_state(state: dict[str, torch.Tensor]) -> Scaler:
         return Scaler(state["mean"], state["scale"])
+
+
+@dataclass
+class Scalers:
+    params: Scaler
+    u: Scaler
+    v: Scaler
+    v_sigma: float
+
+    @staticmethod
+    def fit(params: torch.Tensor, u: torch.Tensor, v: torch.Tensor, floor: float) -> Scalers:
+        return Scalers(Scaler.fit(params, floor=0.0), Scaler.fit(u, floor), Scaler.fit(v, floor), float(v.std()))
+
+    def to(self, device) -> Scalers:
+        return Scalers(self.params.to(device), self.u.to(device), self.v.to(device), self.v_sigma)
+
+    def state(self) -> dict:
+        return {
+            "params": self.params.state(),
+            "u": self.u.state(),
+            "v": self.v.state(),
+            "v_sigma": self.v_sigma,
+        }
+
+    @staticmethod
+    def from_state(state: dict) -> Scalers:
+        return Scalers(
+            Scaler.from_state(state["params"]),
+            Scaler.from_state(state["u"]),
+            Scaler.from_state(state["v"]),
+            float(state["v_sigma"]),
+        )

@@ -1,4 +1,4 @@
-"""Training of a two-field surrogate: Adam, lr schedule, checkpoints, exact resume, metrics.
+"""Training of a two-field surrogate: Adam, lr schedule, late-epoch weight averaging, checkpoints, exact resume.
 
 Determinism: the model is initialised from ``seed``; every random choice of epoch e (the batch order,
 the sampled times of time-input models) comes from a generator seeded with (seed, e). A run killed
@@ -20,13 +20,14 @@ import torch
 from tqdm import tqdm
 
 from surrogate import checkpoint
+from surrogate.averaging import WeightAverage, refresh_batch_norm
 from surrogate.checkpoint import CHECKPOINT, CheckpointError
 from surrogate.losses import mse, physical
 from surrogate.memory import PeakMemory
 from surrogate.metrics import ErrorSpec, epsilon
 from surrogate.models import TwoFieldSurrogate, n_parameters
 from surrogate.regularization import Regularization
-from surrogate.scaling import Scaler
+from surrogate.scaling import Scalers
 
 log = logging.getLogger(__name__)
 FUSED_ADAM = ("cpu", "cuda")  # devices with a fused Adam kernel in torch >= 2.4
@@ -44,6 +45,7 @@ class TrainSpec:
     times_per_sample: int | None = None
     checkpoint_every: int = 50
     scaler_floor: float = 1e-3
+    average_last: int = 0  # the model returned is the mean of the weights after the last K epochs (0: off)
 
     def __post_init__(self):
         def integer(v) -> bool:
@@ -63,44 +65,15 @@ class TrainSpec:
         t = self.times_per_sample
         if t is not None and not (integer(t) and t >= 1):
             raise ValueError(f"train.times_per_sample={t!r}: must be an integer >= 1 or null (all)")
+        k = self.average_last
+        if not (integer(k) and 0 <= k <= self.epochs):
+            raise ValueError(f"train.average_last={k!r}: must be an integer in [0, train.epochs={self.epochs}]")
 
     def lr_at(self, epoch: int) -> float:
         """Geometric decay from lr (epoch 0) to lr_final (the last epoch); constant if they agree."""
         if self.epochs == 1:
             return self.lr
         return self.lr * (self.lr_final / self.lr) ** (epoch / (self.epochs - 1))
-
-
-@dataclass
-class Scalers:
-    params: Scaler
-    u: Scaler
-    v: Scaler
-    v_sigma: float
-
-    @staticmethod
-    def fit(params: torch.Tensor, u: torch.Tensor, v: torch.Tensor, floor: float) -> Scalers:
-        return Scalers(Scaler.fit(params, floor=0.0), Scaler.fit(u, floor), Scaler.fit(v, floor), float(v.std()))
-
-    def to(self, device) -> Scalers:
-        return Scalers(self.params.to(device), self.u.to(device), self.v.to(device), self.v_sigma)
-
-    def state(self) -> dict:
-        return {
-            "params": self.params.state(),
-            "u": self.u.state(),
-            "v": self.v.state(),
-            "v_sigma": self.v_sigma,
-        }
-
-    @staticmethod
-    def from_state(state: dict) -> Scalers:
-        return Scalers(
-            Scaler.from_state(state["params"]),
-            Scaler.from_state(state["u"]),
-            Scaler.from_state(state["v"]),
-            float(state["v_sigma"]),
-        )
 
 
 def pick_device(name: str) -> torch.device:
@@ -151,6 +124,9 @@ class Trainer:
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=spec.lr, fused=device.type in FUSED_ADAM)
         self.history: dict[str, list[float]] = {"loss": [], "epoch_seconds": []}
         self.epoch = 0
+        # late-epoch weight averaging (surrogate.averaging); last_state: the last iterate, kept for comparison
+        self.average = WeightAverage() if spec.average_last else None
+        self.last_state: dict[str, torch.Tensor] | None = None
 
     # -- checkpoints -------------------------------------------------------------------------------
     @property
@@ -165,6 +141,8 @@ class Trainer:
             "scalers": self.scalers.state(),
             "history": self.history,
             "meta": self.meta,
+            **({"average": self.average.state()} if self.average is not None else {}),
+            **({"last_model": self.last_state} if self.last_state is not None else {}),
         }
 
     def resume(self) -> bool:
@@ -198,6 +176,9 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.history, self.epoch = state["history"], int(state["epoch"])
+        if "average" in state:
+            self.average = WeightAverage.from_state(state["average"])
+        self.last_state = state.get("last_model")
         log.info("resumed %s at epoch %d", self.checkpoint_path, self.epoch)
         return True
 
@@ -286,6 +267,8 @@ class Trainer:
             self.history["loss"].append(loss)
             self.history["epoch_seconds"].append(seconds)
             self.epoch += 1
+            if self.average is not None and self.epoch > self.spec.epochs - self.spec.average_last:
+                self._average()
             bar.update(1)
             bar.set_postfix(loss=f"{loss:.3e}")
             if self.epoch % self.spec.checkpoint_every == 0 or self.epoch == self.spec.epochs:
@@ -301,7 +284,25 @@ class Trainer:
             "parameters": n_parameters(self.model),
             "peak_memory_bytes": memory.peak(),
             "compiled": self.compiled,  # whether the step ran through torch.compile (false after a fallback)
+            "averaged_epochs": self.average.count if self.average is not None else 0,
         }
+
+    def _average(self) -> None:
+        """Add this epoch's weights to the mean; after the last epoch the model takes the mean (BN
+        statistics recomputed on the training set) and the last iterate is kept in ``last_state``."""
+        self.average.update(self.model)
+        if self.epoch < self.spec.epochs:
+            return
+        self.last_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        self.average.apply(self.model)
+        refresh_batch_norm(self.model, self._forward_training_set)
+
+    def _forward_training_set(self) -> None:
+        """The training samples through the model in batches of ``batch_size``, every snapshot."""
+        for b0 in range(0, self.p.shape[0], self.spec.batch_size):
+            batch = self.p[b0 : b0 + self.spec.batch_size]
+            if batch.shape[0] >= 2:  # as in training: batch norm needs two samples
+                self.model(batch)
 
     # -- predictions and errors -------------------------------------------------------------------
     @torch.no_grad()
