@@ -5,8 +5,9 @@ row and every ``conf/reg/*.yaml`` a column, in their ``order:``, under their ``l
 Reads every run folder's ``metrics.json`` (and ``submodel.json`` when the submodel stage has run):
 Table 1 (parameters), Tables 2-5 / 11-14 (train/test eps of the full fields, short/long protocol),
 Tables 6-9 / 15-18 (eps after zoom), Table 10 (mean epoch time), and, beyond the paper, the
-boundary-trace error and the speed-up of surrogate + submodel over the full FE solve. Missing or
-failed runs are listed by name and shown as "-"; the rest are reported as usual.
+boundary-trace error, the last iterate of weight-averaged runs (``train.average_last``) and the
+speed-up of surrogate + submodel over the full FE solve. Missing or failed runs are listed by name
+and shown as "-"; the rest are reported as usual.
 """
 
 from __future__ import annotations
@@ -260,6 +261,18 @@ def tables(protocol: str | None) -> list[Table]:
                 f"Beyond the paper: test error on full {field}, per-sample normaliser (eps, %)",
                 FULL_ROWS,
                 _get("metrics", "eps_by_normaliser", "test", f, "sample", scale=100),
+                reference=True,
+            )
+        )
+    for f, field in (("u", "displacement"), ("v", "velocity")):  # runs with train.average_last > 0 only
+        out.append(
+            Table(
+                f"last_iterate_test_{f}",
+                "",
+                f"Beyond the paper: test error on {field} of the last epoch's weights, where the model is a "
+                "late-epoch weight average (eps, %)",
+                ROWS,
+                _get("metrics", "last_iterate", "eps", "test", f, scale=100),
                 reference=True,
             )
         )

@@ -10,7 +10,9 @@ from pipeline.tables import main, write_tables
 from pipeline.tabulate import COLS, FULL_ROWS, ROWS
 
 
-def _run(root: Path, model: str, reg: str, k: float, submodel: bool = False, seed: int | None = None) -> None:
+def _run(
+    root: Path, model: str, reg: str, k: float, submodel: bool = False, seed: int | None = None, averaged: bool = False
+) -> None:
     run = root / (f"{model}-{reg}" if seed is None else f"{model}-{reg}-s{seed}")
     run.mkdir(parents=True)
     metrics = {
@@ -26,6 +28,7 @@ def _run(root: Path, model: str, reg: str, k: float, submodel: bool = False, see
         "eps_by_normaliser": {"test": {f: {"time": k / 100, "sample": k / 300} for f in "uv"}},
         "config": "train:\n  name: short\n",
         "eps_definition": "eps = test definition",
+        **({"last_iterate": {"eps": {s: {"u": k / 25, "v": k / 25} for s in ("train", "test")}}} if averaged else {}),
     }
     (run / "metrics.json").write_text(json.dumps(metrics))
     if submodel:
@@ -67,6 +70,14 @@ def test_tables_follow_the_papers_layout(tmp_path):
     assert rows[0][:4] == ["model", "Basic", "Basic std", "Basic n"] and len(rows[0]) == 1 + 3 * len(COLS)
     assert rows[1][0] == "Conv3D" and rows[1][1] == "2" and rows[1][4] == "4" and rows[1][3] == "1"
     assert "12.0x" in md and "eps = test definition" in md
+    assert "last epoch's weights" not in md  # no weight-averaged run: no last-iterate table
+
+
+def test_weight_averaged_runs_show_their_last_iterate(tmp_path):
+    _run(tmp_path, "conv3d", "basic", 1.0, averaged=True)
+    md = write_tables(tmp_path).read_text()
+    table = md.split("displacement of the last epoch's weights")[1].split("##")[0]
+    assert "| Conv3D | 4.00 | - |" in table and "| Conv3D | 1.00 | - |" in md.split("Table 4:")[1]
 
 
 def test_the_command_line_reports_a_missing_folder(tmp_path, capsys):
