@@ -39,7 +39,7 @@ define finish_study
 	$(PY) -m pipeline.report target=$(1) report.out=$(2)
 endef
 
-.PHONY: help setup data train submodel baselines report grid study study-short study-short-boundary study-boundary study-3d study-4d tables all test test-fast test-mpi test-slurm lint bench clean
+.PHONY: help setup data train submodel baselines report grid study study-short study-short-avg study-short-boundary study-boundary study-3d study-4d tables all test test-fast test-mpi test-slurm lint bench clean
 
 help: ## list the targets
 	@echo "wavezoom targets (overrides: make <target> ARGS='key=value ...'):"
@@ -99,6 +99,12 @@ study-short: $(STAMP) ## docs/results/small-short: 3D family x REGS (basic,bn) a
 	$(PY) -m pipeline.train -m model=conv3d,conv2_5db,conv2_5d reg=$(REGS) seed=$(SEEDS) train=short \
 		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=$(STUDYSHORT)
 	$(call finish_study,$(STUDYSHORT),docs/results/small-short)
+
+study-short-avg: $(STAMP) ## docs/results/small-short_avg: 3D family x REGS at short with late-epoch weight averaging (train=short_avg)
+	$(small_data)
+	$(PY) -m pipeline.train -m model=conv3d,conv2_5db,conv2_5d reg=$(REGS) seed=$(SEEDS) train=short_avg \
+		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=$(STUDYSHORT)_avg
+	$(call finish_study,$(STUDYSHORT)_avg,docs/results/small-short_avg)
 
 study-boundary: $(STAMP) ## regenerate docs/results/small-quick-boundary: 5 boundary models x {Basic, BN, E&SL} x 3 seeds
 	$(small_data)
