@@ -26,3 +26,27 @@ def tiny_data(tmp_path_factory) -> Path:
     cfg = make_cfg("data", ["dataset=tiny", f"paths.data_dir={root}", "progress=false"])
     paths = run(cfg)
     return paths["train"].parent
+
+
+@pytest.fixture
+def train_cfg(tiny_data, tmp_path):
+    """Compose the training config on the tiny data with results under ``tmp_path``: ``quick`` cut to 6
+    epochs, checkpoints every 2, batch 4; ``train_cfg("model=...", ...)`` adds overrides."""
+
+    def compose(*extra: str):
+        return make_cfg(
+            "train",
+            [
+                "data=tiny",
+                f"paths.data_dir={tiny_data.parent}",
+                f"paths.results_dir={tmp_path}",
+                "progress=false",
+                "train=quick",
+                "train.epochs=6",
+                "train.checkpoint_every=2",
+                "train.batch_size=4",
+                *extra,
+            ],
+        )
+
+    return compose

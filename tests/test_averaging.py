@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 from torch import nn
 
 from pipeline.artefacts import ConfigError
-from pipeline.config import compose
 from pipeline.train import train_run
 from pipeline.validate import check_train
 from surrogate import checkpoint
 from surrogate.averaging import WeightAverage, refresh_batch_norm
+
+MODEL = "model=conv2_5d"
 
 
 def test_the_running_mean_is_the_arithmetic_mean_and_counters_keep_their_last_value():
@@ -58,29 +57,11 @@ def test_refreshed_batch_norm_statistics_are_the_average_over_the_batches():
     refresh_batch_norm(plain, lambda: pytest.fail("no BN layer: nothing to feed"))
 
 
-def _cfg(tiny_data: Path, tmp: Path, *extra: str):
-    return compose(
-        "train",
-        [
-            "data=tiny",
-            f"paths.data_dir={tiny_data.parent}",
-            f"paths.results_dir={tmp}",
-            "progress=false",
-            "train=quick",
-            "train.epochs=6",
-            "train.checkpoint_every=2",
-            "train.batch_size=4",
-            "model=conv2_5d",
-            *extra,
-        ],
-    )
-
-
 @pytest.mark.parametrize("reg", ["basic", "bn"])
-def test_an_averaged_run_returns_the_mean_of_its_last_epochs_and_scores_its_last_iterate(tiny_data, tmp_path, reg):
-    plain = train_run(_cfg(tiny_data, tmp_path, f"reg={reg}"), tmp_path / "plain")
+def test_an_averaged_run_returns_the_mean_of_its_last_epochs_and_scores_its_last_iterate(tmp_path, reg, train_cfg):
+    plain = train_run(train_cfg(MODEL, f"reg={reg}"), tmp_path / "plain")
     seen: dict[int, dict[str, torch.Tensor]] = {}
-    cfg = _cfg(tiny_data, tmp_path, f"reg={reg}", "train.average_last=3", "train.checkpoint_every=1")
+    cfg = train_cfg(MODEL, f"reg={reg}", "train.average_last=3", "train.checkpoint_every=1")
 
     def grab(epoch: int) -> None:  # the weights after epochs 4 and 5, from that epoch's checkpoint
         if epoch in (4, 5):
@@ -102,9 +83,9 @@ def test_an_averaged_run_returns_the_mean_of_its_last_epochs_and_scores_its_last
     assert set(averaged["last_iterate"]) == {"eps", "euler_residual"}
 
 
-def test_a_run_killed_inside_the_averaging_window_resumes_exactly(tiny_data, tmp_path):
+def test_a_run_killed_inside_the_averaging_window_resumes_exactly(tmp_path, train_cfg):
     extra = ("reg=bn", "train.average_last=4")
-    clean = train_run(_cfg(tiny_data, tmp_path, *extra), tmp_path / "clean")
+    clean = train_run(train_cfg(MODEL, *extra), tmp_path / "clean")
 
     class Killed(Exception):
         pass
@@ -114,22 +95,22 @@ def test_a_run_killed_inside_the_averaging_window_resumes_exactly(tiny_data, tmp
             raise Killed
 
     with pytest.raises(Killed):
-        train_run(_cfg(tiny_data, tmp_path, *extra), tmp_path / "killed", on_epoch=kill)
-    resumed = train_run(_cfg(tiny_data, tmp_path, *extra), tmp_path / "killed")
+        train_run(train_cfg(MODEL, *extra), tmp_path / "killed", on_epoch=kill)
+    resumed = train_run(train_cfg(MODEL, *extra), tmp_path / "killed")
     assert resumed["eps"] == clean["eps"] and resumed["last_iterate"] == clean["last_iterate"]
 
 
-def test_average_off_keeps_the_fingerprint_of_runs_made_before_the_knob(tiny_data, tmp_path):
+def test_average_off_keeps_the_fingerprint_of_runs_made_before_the_knob(tiny_data, train_cfg):
     from fe import dataset
     from pipeline.train import content
 
     data = dataset.load(tiny_data / "train.h5")
-    off = content(_cfg(tiny_data, tmp_path), data)
+    off = content(train_cfg(MODEL), data)
     assert "average_last" not in off["train"]
-    assert content(_cfg(tiny_data, tmp_path, "train.average_last=2"), data)["train"]["average_last"] == 2
+    assert content(train_cfg(MODEL, "train.average_last=2"), data)["train"]["average_last"] == 2
 
 
 @pytest.mark.parametrize("value", [-1, 7, 1.5, "last"])
-def test_a_bad_average_window_is_named(tiny_data, tmp_path, value):
+def test_a_bad_average_window_is_named(value, train_cfg):
     with pytest.raises(ConfigError, match=r"train\.average_last="):
-        check_train(_cfg(tiny_data, tmp_path, f"train.average_last={value}"))
+        check_train(train_cfg(MODEL, f"train.average_last={value}"))

@@ -18,25 +18,8 @@ from pipeline.train import train_run
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _cfg(tiny_data: Path, tmp: Path, *extra: str):
-    return compose(
-        "train",
-        [
-            "data=tiny",
-            f"paths.data_dir={tiny_data.parent}",
-            f"paths.results_dir={tmp}",
-            "progress=false",
-            "train=quick",
-            "train.epochs=6",
-            "train.checkpoint_every=2",
-            "train.batch_size=4",
-            *extra,
-        ],
-    )
-
-
-def test_a_run_writes_metrics_and_a_checkpoint(tiny_data, tmp_path):
-    metrics = train_run(_cfg(tiny_data, tmp_path, "model=conv2_5d", "reg=bn"), tmp_path / "run")
+def test_a_run_writes_metrics_and_a_checkpoint(tiny_data, tmp_path, train_cfg):
+    metrics = train_run(train_cfg("model=conv2_5d", "reg=bn"), tmp_path / "run")
     on_disk = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert on_disk["eps"] == metrics["eps"] and on_disk["epochs"] == 6 and on_disk["label"] == "Conv2.5D"
     for split in ("train", "test"):
@@ -71,8 +54,8 @@ def test_a_run_writes_metrics_and_a_checkpoint(tiny_data, tmp_path):
     assert residual["reference"] == pytest.approx(np.mean(exact**2) / sigma**2, rel=1e-4)
 
 
-def test_checkpoint_round_trip_gives_identical_predictions(tiny_data, tmp_path):
-    cfg = _cfg(tiny_data, tmp_path, "model=conv1_5d_boundary", "reg=bn_sl")
+def test_checkpoint_round_trip_gives_identical_predictions(tiny_data, tmp_path, train_cfg):
+    cfg = train_cfg("model=conv1_5d_boundary", "reg=bn_sl")
     train_run(cfg, tmp_path / "run")
     from fe import dataset
 
@@ -87,36 +70,33 @@ class Killed(Exception):
 
 
 @pytest.mark.parametrize(("model", "reg"), [("conv2_5db", "e_sl"), ("fc_t", "bn")])
-def test_kill_and_resume_equals_an_uninterrupted_run(tiny_data, tmp_path, model, reg):
+def test_kill_and_resume_equals_an_uninterrupted_run(tmp_path, model, reg, train_cfg):
     extra = [f"model={model}", f"reg={reg}", "train.times_per_sample=5"]
-    clean = train_run(_cfg(tiny_data, tmp_path, *extra), tmp_path / "clean")
+    clean = train_run(train_cfg(*extra), tmp_path / "clean")
 
     def kill_at_epoch_3(epoch: int) -> None:  # after the checkpoint of epoch 2, before that of epoch 4
         if epoch == 3:
             raise Killed
 
     with pytest.raises(Killed):
-        train_run(_cfg(tiny_data, tmp_path, *extra), tmp_path / "killed", on_epoch=kill_at_epoch_3)
+        train_run(train_cfg(*extra), tmp_path / "killed", on_epoch=kill_at_epoch_3)
     assert torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=False)["epoch"] == 2
-    resumed = train_run(_cfg(tiny_data, tmp_path, *extra), tmp_path / "killed")
+    resumed = train_run(train_cfg(*extra), tmp_path / "killed")
     assert resumed["eps"] == clean["eps"] and resumed["final_loss"] == clean["final_loss"]
     wa = torch.load(tmp_path / "clean" / "checkpoint.pt", weights_only=False)["model"]
     wb = torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=False)["model"]
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
-def test_same_seed_same_metrics_other_seed_other_metrics(tiny_data, tmp_path):
-    runs = [
-        train_run(_cfg(tiny_data, tmp_path, "model=conv2d", f"seed={s}"), tmp_path / f"r{k}")
-        for k, s in enumerate((3, 3, 4))
-    ]
+def test_same_seed_same_metrics_other_seed_other_metrics(tmp_path, train_cfg):
+    runs = [train_run(train_cfg("model=conv2d", f"seed={s}"), tmp_path / f"r{k}") for k, s in enumerate((3, 3, 4))]
     assert runs[0]["eps"] == runs[1]["eps"] and runs[0]["eps"] != runs[2]["eps"]
 
 
-def test_a_checkpoint_of_another_config_is_refused(tiny_data, tmp_path):
-    train_run(_cfg(tiny_data, tmp_path, "model=conv1d_boundary"), tmp_path / "run")
+def test_a_checkpoint_of_another_config_is_refused(tmp_path, train_cfg):
+    train_run(train_cfg("model=conv1d_boundary"), tmp_path / "run")
     with pytest.raises(RuntimeError, match="another config"):
-        train_run(_cfg(tiny_data, tmp_path, "model=conv1d_boundary", "train.lr=0.01"), tmp_path / "run")
+        train_run(train_cfg("model=conv1d_boundary", "train.lr=0.01"), tmp_path / "run")
 
 
 def test_unusable_runs_are_named(tmp_path):
@@ -184,7 +164,7 @@ def test_training_without_data_says_how_to_make_it(tmp_path):
         train_run(compose("train", ["data=tiny", f"paths.data_dir={tmp_path}"]), tmp_path / "run")
 
 
-def test_a_failing_torch_compile_falls_back_to_the_eager_step(tiny_data, tmp_path, monkeypatch, caplog):
+def test_a_failing_torch_compile_falls_back_to_the_eager_step(tmp_path, monkeypatch, caplog, train_cfg):
     """compile=true with a compiler that breaks at the first step: the run warns once and ends with
     exactly the eager run's metrics (the failed step is redone eagerly, nothing is half-applied)."""
 
@@ -195,10 +175,10 @@ def test_a_failing_torch_compile_falls_back_to_the_eager_step(tiny_data, tmp_pat
 
         return call
 
-    eager = train_run(_cfg(tiny_data, tmp_path, "model=conv2_5db", "reg=e_sl"), tmp_path / "eager")
+    eager = train_run(train_cfg("model=conv2_5db", "reg=e_sl"), tmp_path / "eager")
     monkeypatch.setattr(torch, "compile", broken)
     with caplog.at_level("WARNING"):
-        fallback = train_run(_cfg(tiny_data, tmp_path, "model=conv2_5db", "reg=e_sl", "compile=true"), tmp_path / "c")
+        fallback = train_run(train_cfg("model=conv2_5db", "reg=e_sl", "compile=true"), tmp_path / "c")
     assert fallback["eps"] == eager["eps"] and fallback["compiled"] is False and eager["compiled"] is False
     assert (
         sum("torch.compile failed (RuntimeError: inductor: no C++ compiler)" in r.message for r in caplog.records) == 1
@@ -206,9 +186,9 @@ def test_a_failing_torch_compile_falls_back_to_the_eager_step(tiny_data, tmp_pat
 
 
 @pytest.mark.slow
-def test_a_compiled_step_trains_as_the_eager_one(tiny_data, tmp_path):
-    eager = train_run(_cfg(tiny_data, tmp_path, "model=conv2d_t", "reg=basic"), tmp_path / "eager")
-    compiled = train_run(_cfg(tiny_data, tmp_path, "model=conv2d_t", "reg=basic", "compile=true"), tmp_path / "c")
+def test_a_compiled_step_trains_as_the_eager_one(tmp_path, train_cfg):
+    eager = train_run(train_cfg("model=conv2d_t", "reg=basic"), tmp_path / "eager")
+    compiled = train_run(train_cfg("model=conv2d_t", "reg=basic", "compile=true"), tmp_path / "c")
     assert compiled["compiled"] is True
     for split in ("train", "test"):
         for f in ("u", "v"):
