@@ -92,10 +92,12 @@ def train_run(cfg: DictConfig, run_dir: str | Path, on_epoch=None) -> dict:
         }
 
     scores = scored(model)
+    compared: dict = {}
     if trainer.last_state is not None:  # averaged weights: the last iterate is scored too, for comparison
         last = copy.deepcopy(model)
         last.load_state_dict(trainer.last_state)
-        scores_last = scored(last)
+        by_split = scored(last)
+        compared["last_iterate"] = {k: {s: sc[k] for s, sc in by_split.items()} for k in ("eps", "euler_residual")}
     reference = euler_residual_series(u, v, float(train.t[1] - train.t[0]), v_sigma)
     metrics = {
         "model": model.name,
@@ -109,11 +111,7 @@ def train_run(cfg: DictConfig, run_dir: str | Path, on_epoch=None) -> dict:
         **figures,
         **{key: {s: sc[key] for s, sc in scores.items()} for key in SCORES},
         "eps_definition": spec.caption(),
-        **(
-            {"last_iterate": {key: {s: sc[key] for s, sc in scores_last.items()} for key in ("eps", "euler_residual")}}
-            if trainer.last_state is not None
-            else {}
-        ),
+        **compared,
         # trapezoidal Euler residual / sigma_v^2 of the predictions and of the training data itself
         "physics": {
             "euler_residual": {**{s: sc["euler_residual"] for s, sc in scores.items()}, "reference": reference}

@@ -48,10 +48,6 @@ class WeightAverage:
         return avg
 
 
-def has_batch_norm(model: nn.Module) -> bool:
-    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
-
-
 @torch.no_grad()
 def refresh_batch_norm(model: nn.Module, forward_training_set: Callable[[], None]) -> None:
     """Recompute every BN layer's running mean and variance as the plain average over the batches
