@@ -10,6 +10,9 @@ STAMP := $(VENV)/.installed-stamp
 NP ?= 2
 NJOBS ?= 2
 ARGS ?=
+RECORDS ?=
+comma := ,
+space := $(empty) $(empty)
 PROTOCOL ?= short
 SEEDS ?= 0
 REGS ?= basic,bn
@@ -33,10 +36,12 @@ define small_data
 	$(PY) -m pipeline.data progress=false
 	$(PY) -m pipeline.baselines progress=false
 endef
+# RECORDS=<runs.jsonl ...>: committed runs (e.g. $(2)/runs.jsonl) that join the sweep's, when seeds are
+# added on a machine without the earlier run folders.
 define finish_study
 	$(PY) -m pipeline.submodel target=$(1) progress=false
-	$(PY) -m pipeline.tables $(1) --out $(2)
-	$(PY) -m pipeline.report target=$(1) report.out=$(2)
+	$(PY) -m pipeline.tables $(1) --out $(2) $(if $(RECORDS),--records $(RECORDS))
+	$(PY) -m pipeline.report target=$(1) report.out=$(2) $(if $(RECORDS),'report.records=[$(subst $(space),$(comma),$(strip $(RECORDS)))]')
 endef
 
 .PHONY: help setup data train submodel baselines report grid study study-short study-short-avg study-short-boundary study-boundary study-3d study-4d tables all test test-fast test-mpi test-slurm lint bench clean
@@ -83,8 +88,8 @@ grid: $(STAMP) ## the paper's 11 x 6 grid as one Hydra multirun (joblib, NJOBS a
 	$(PY) -m pipeline.train -m 'model=glob(*,exclude=[conv4d,conv3_5d,conv3_5db])' 'reg=glob(*)' train=$(PROTOCOL) hydra/launcher=local \
 		hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false seed=$(SEEDS) $(ARGS)
 
-tables: $(STAMP) ## gather a sweep into the paper's tables (SWEEP=results/sweeps/small-short)
-	$(PY) -m pipeline.tables $(SWEEP)
+tables: $(STAMP) ## gather a sweep into the paper's tables (SWEEP=results/sweeps/small-short, RECORDS=committed runs.jsonl)
+	$(PY) -m pipeline.tables $(SWEEP) $(if $(RECORDS),--records $(RECORDS))
 
 study: $(STAMP) ## regenerate docs/results/small-quick: 3D family x {Basic, BN} x 3 seeds + Conv2.5D E&SL, baselines
 	$(small_data)

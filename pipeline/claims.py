@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from scipy import stats
 
-from pipeline.tabulate import Stat, Sweep
+from pipeline.sweep import Stat, Sweep
 
 HOLDS, FAILS, NOISE = "holds", "does not hold", "within noise"
 ONE_SEED = "one seed, no noise estimate"

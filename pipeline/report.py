@@ -11,6 +11,7 @@ results are listed, not fatal. The report reads what the stages recorded and run
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
@@ -26,8 +27,9 @@ from fe import dataset  # noqa: E402
 from pipeline.artefacts import EXAMPLE, RunError, atomic_write, check_data, shown, user_errors, write_text  # noqa: E402
 from pipeline.claims import claims  # noqa: E402
 from pipeline.runs import load_splits  # noqa: E402
-from pipeline.tabulate import COLS, ROWS, Stat, Sweep, collect, render  # noqa: E402
-from pipeline.validate import check_submodel  # noqa: E402
+from pipeline.sweep import COLS, ROWS, Stat, Sweep, collect  # noqa: E402
+from pipeline.tabulate import render  # noqa: E402
+from pipeline.validate import check_report  # noqa: E402
 from surrogate.metrics import ErrorSpec  # noqa: E402
 from surrogate.targets import target as target_strategy  # noqa: E402
 
@@ -140,7 +142,7 @@ def fig_snapshots(example: dict, title: str, path: Path) -> None:
 
 def fig_eps_t(ranked, t: np.ndarray, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
-    for key, cell in ranked[:5]:
+    for key, cell in [kv for kv in ranked if "eps_t" in kv[1]["metrics"]][:5]:  # records may lack curves
         line = ax.plot(t, _curve(cell["metrics"]["eps_t"]["test"]["u"]), ls="--", lw=1)[0]
         zoom = cell.get("submodel", {}).get("eps_zoom_t", {}).get("test", {}).get("u")
         if zoom:
@@ -226,10 +228,16 @@ def dataset_summary(train: dataset.Dataset, test: dataset.Dataset) -> list[str]:
     ]
 
 
-def write_report(target: str | Path, out: str | Path | None = None, spec: ErrorSpec | None = None) -> Path:
-    """Write the report of the runs under ``target``; ``spec``: the eps definition the reader asked
-    for (``metrics.*``), a mismatch with the runs' recorded one is listed as a problem."""
-    sweep = collect(target)
+def write_report(
+    target: str | Path,
+    out: str | Path | None = None,
+    spec: ErrorSpec | None = None,
+    records: Sequence[str | Path] = (),
+) -> Path:
+    """Write the report of the runs under ``target`` and in the ``records`` files (``runs.jsonl``);
+    ``spec``: the eps definition the reader asked for (``metrics.*``), a mismatch with the runs'
+    recorded one is listed as a problem."""
+    sweep = collect(target, records=records)
     if spec is not None and sweep.eps_definition and sweep.eps_definition != spec.caption():
         sweep.problems.append(
             f"metrics.*: the runs were scored with '{sweep.eps_definition}', not with the requested "
@@ -240,12 +248,11 @@ def write_report(target: str | Path, out: str | Path | None = None, spec: ErrorS
     md = [f"# wavezoom report: {target}", ""]
     ranked = _ranked(sweep)
     if ranked:
-        data = Path(ranked[0][1]["metrics"]["data"])
+        metrics = ranked[0][1]["metrics"]
+        data = Path(next((c["metrics"]["data"] for _, c in ranked if "data" in c["metrics"]), "<not recorded>"))
         try:
             train, test = load_splits(data)
-            check_data(
-                "the runs", ranked[0][1]["metrics"].get("data_fingerprint"), train.attrs.get("fingerprint"), data
-            )
+            check_data("the runs", metrics.get("data_fingerprint"), train.attrs.get("fingerprint"), data)
         except (dataset.DatasetError, RunError) as err:
             md += [f"Dataset unavailable: {err}", ""]
         else:
@@ -290,8 +297,8 @@ def write_report(target: str | Path, out: str | Path | None = None, spec: ErrorS
 @hydra.main(version_base="1.3", config_path="../conf", config_name="report")
 def main(cfg: DictConfig) -> None:
     with user_errors():
-        check_submodel(cfg)
-        path = write_report(cfg.target, cfg.report.out, ErrorSpec(**cfg.metrics))
+        check_report(cfg)
+        path = write_report(cfg.target, cfg.report.out, ErrorSpec(**cfg.metrics), list(cfg.report.records))
     print(f"report: {path}")
 
 

@@ -122,6 +122,7 @@ def check_submodel(cfg: DictConfig) -> None:
     integer(cfg, "submodel.block_size", lo=1)
     integer(cfg, "submodel.example_sample", lo=0)
     boolean(cfg, "submodel.time_full_solve")
+    boolean(cfg, "submodel.last_iterate")
     schemes = _get(cfg, "submodel.parent_schemes")
     if not OmegaConf.is_dict(schemes) or not all(
         OmegaConf.is_dict(node) and "_target_" in node for node in schemes.values()
@@ -129,6 +130,16 @@ def check_submodel(cfg: DictConfig) -> None:
         raise ConfigError(
             f"submodel.parent_schemes={schemes}: must map names to time schemes with a _target_, "
             "e.g. {newmark_cg: {_target_: fe.newmark.Newmark, linear: cg}}"
+        )
+
+
+def check_report(cfg: DictConfig) -> None:
+    """The report stage: the submodel's keys it shares, and its list of records files."""
+    check_submodel(cfg)
+    records = _get(cfg, "report.records")
+    if not OmegaConf.is_list(records) or not all(isinstance(r, str) for r in records):
+        raise ConfigError(
+            f"report.records={records!r}: must be a list of runs.jsonl paths, e.g. [docs/results/x/runs.jsonl]"
         )
 
 

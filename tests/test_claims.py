@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.claims import FAILS, HOLDS, NOISE, ONE_SEED, Stat, claims, compare, noise_band
-from pipeline.tabulate import collect
+from pipeline.sweep import collect
 
 
 def _run(root: Path, model: str, reg: str, seed: int, test: float, train: float = 0.0, **extra) -> None:

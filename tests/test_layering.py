@@ -103,7 +103,7 @@ def test_report_and_tables_import_without_dolfinx():
     out = _imports(
         "pipeline",
         {"dolfinx", "dolfinx_solver", "petsc4py", "ufl", "basix"},
-        only={"report", "tables", "tabulate", "claims"},
+        only={"report", "tables", "tabulate", "claims", "sweep", "records"},
     )
     assert out.returncode == 0 and "ok" in out.stdout, out.stderr
 

@@ -80,7 +80,7 @@ def test_a_test_split_of_another_config_is_refused(tiny_data, tmp_path):
 
 
 def test_tables_leave_out_a_run_on_other_data(trained, tmp_path):
-    from pipeline.tabulate import collect
+    from pipeline.sweep import collect
 
     sweep = tmp_path / "sweep"
     shutil.copytree(trained, sweep / "a")

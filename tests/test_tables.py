@@ -35,6 +35,11 @@ def _run(
         zoom = {
             "eps_zoom": {s: {"u": k / 400, "v": k / 400} for s in ("train", "test")},
             "timing": {"speedup": 12.0},
+            **(
+                {"last_iterate": {"eps_zoom": {s: {"u": k / 40, "v": k / 40} for s in ("train", "test")}}}
+                if averaged
+                else {}
+            ),
         }
         (run / "submodel.json").write_text(json.dumps(zoom))
 
@@ -74,10 +79,12 @@ def test_tables_follow_the_papers_layout(tmp_path):
 
 
 def test_weight_averaged_runs_show_their_last_iterate(tmp_path):
-    _run(tmp_path, "conv3d", "basic", 1.0, averaged=True)
+    _run(tmp_path, "conv3d", "basic", 1.0, submodel=True, averaged=True)
     md = write_tables(tmp_path).read_text()
     table = md.split("displacement of the last epoch's weights")[1].split("##")[0]
     assert "| Conv3D | 4.00 | - |" in table and "| Conv3D | 1.00 | - |" in md.split("Table 4:")[1]
+    zoom = md.split("displacement after zoom of the last epoch's weights")[1].split("##")[0]
+    assert "| Conv3D | 2.50 | - |" in zoom and (tmp_path / "table_last_iterate_zoom_test_v.csv").is_file()
 
 
 def test_the_command_line_reports_a_missing_folder(tmp_path, capsys):
@@ -142,7 +149,7 @@ def test_rows_and_columns_come_from_the_configs_labels():
 
 def test_identical_values_have_no_spread():
     """A parameter count repeated over seeds prints as itself, never as 'x ± 0.000'."""
-    from pipeline.tabulate import Stat
+    from pipeline.sweep import Stat
 
     stat = Stat.of([0.01424, 0.01424, 0.01424])
     assert stat.std == 0.0 and stat.format("{:.3f}") == "0.014"

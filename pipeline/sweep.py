@@ -1,0 +1,202 @@
+"""A sweep as data: its runs gathered into cells (model x regularisation, one run per seed) from run
+folders and from committed ``runs.jsonl`` records (``pipeline.records``), with the reference rows of
+its data's baselines. Rows and columns come from the configs themselves: every ``conf/model/*.yaml``
+is a row and every ``conf/reg/*.yaml`` a column, in their ``order:``, under their ``label:``.
+Shared by the tables, the claims and the report."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from pipeline.artefacts import BASELINES, SUBMODEL, RunError, short, shown
+from pipeline.records import load as load_records
+from pipeline.runs import read_metrics, run_dirs
+from surrogate.targets import target
+
+CONF = Path(__file__).resolve().parent.parent / "conf"
+
+
+def _group(name: str) -> list[dict]:
+    """The option files of a config group, in their ``order:`` (the paper's tables)."""
+    docs = [yaml.safe_load(p.read_text()) for p in sorted((CONF / name).glob("*.yaml"))]
+    return sorted(docs, key=lambda d: d["order"])
+
+
+ROWS: list[tuple[str, str]] = [(d["name"], d["label"]) for d in _group("model")]
+FULL_ROWS: list[tuple[str, str]] = [(d["name"], d["label"]) for d in _group("model") if target(d["target"]).full_field]
+COLS: list[tuple[str, str]] = [(d["name"], d["label"]) for d in _group("reg")]
+
+
+@dataclass(frozen=True)
+class Stat:
+    """One cell over its seeds: mean, sample standard deviation (0 with one seed) and seed count."""
+
+    mean: float
+    std: float
+    n: int
+
+    @staticmethod
+    def of(values: list[float]) -> Stat | None:
+        if not values:
+            return None
+        # identical values (a parameter count over seeds) have no spread, not a rounding residue
+        std = float(np.std(values, ddof=1)) if len(values) > 1 and max(values) != min(values) else 0.0
+        return Stat(float(np.mean(values)), std, len(values))
+
+    def format(self, fmt: str = "{:.2f}") -> str:
+        return fmt.format(self.mean) if self.std == 0 else f"{fmt.format(self.mean)} ± {fmt.format(self.std)}"
+
+
+@dataclass
+class Sweep:
+    """The runs of a sweep: ``groups[(model, reg)]`` holds one cell per seed (sorted by seed),
+        ``cells[(model, reg)]`` the first of them with a run folder (the figures' representative: a record
+    has no model or example to plot), else the first."""
+
+    root: Path
+    groups: dict[tuple[str, str], list[dict]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    protocol: str | None = None
+    eps_definition: str | None = None
+    baselines: dict | None = None
+
+    @property
+    def cells(self) -> dict[tuple[str, str], dict]:
+        return {key: next((c for c in group if "record" not in c), group[0]) for key, group in self.groups.items()}
+
+    @property
+    def seed_counts(self) -> list[int]:
+        return sorted({len(g) for g in self.groups.values()})
+
+
+def _seed(metrics: dict) -> int:
+    if "seed" in metrics:
+        return int(metrics["seed"])
+    try:
+        return int(yaml.safe_load(metrics.get("config", ""))["seed"])
+    except (TypeError, KeyError, ValueError, yaml.YAMLError):
+        return 0
+
+
+def _folder_cell(run: Path) -> tuple[dict, list[str]]:
+    """A run folder as a cell (its metrics, and its errors after zoom when made on the same data)."""
+    metrics = read_metrics(run)
+    cell, problems = {"run": run.name, "seed": _seed(metrics), "metrics": metrics, "source": shown(run)}, []
+    zoom = run / SUBMODEL
+    if zoom.is_file():
+        try:
+            doc = json.loads(zoom.read_text())
+        except json.JSONDecodeError as err:
+            problems.append(f"run {run.name}: unreadable {SUBMODEL} ({err})")
+        else:
+            if doc.get("data_fingerprint", metrics.get("data_fingerprint")) != metrics.get("data_fingerprint"):
+                problems.append(f"run {run.name}: {SUBMODEL} made on other data; re-run the submodel stage")
+            else:
+                cell["submodel"] = doc
+    return cell, problems
+
+
+def _same_run(a: dict, b: dict) -> bool:
+    """One training run seen twice (its folder and a record of it): same fingerprint, same time."""
+    keys = ("fingerprint", "created")
+    return all(a["metrics"].get(k) is not None and a["metrics"].get(k) == b["metrics"].get(k) for k in keys)
+
+
+def collect(root: str | Path, baselines: str | Path | None = None, records: Sequence[str | Path] = ()) -> Sweep:
+    """Read the runs of a sweep folder, then the cells of ``records`` (``runs.jsonl`` files committed
+    by earlier tables: runs whose folders are elsewhere); unusable runs become named problems, not
+    failures. A (model, reg, seed) seen twice keeps its first: the run folder before a record.
+    ``baselines``: a baselines.json to show as reference rows (default: the one of the runs' data,
+    ``<results_dir>/baselines/<data>/baselines.json``, when it exists and matches their data)."""
+    sweep = Sweep(Path(root))
+    cells: list[dict] = []
+    for run in run_dirs(root):
+        try:
+            cell, problems = _folder_cell(run)
+        except RunError as err:
+            sweep.problems.append(str(err))
+            continue
+        cells.append(cell)
+        sweep.problems += problems
+    for path in records:
+        cells += [{**cell, "record": shown(path)} for cell in load_records(path)]
+    seen: dict[tuple[str, str, int], dict] = {}
+    first: str | None = None
+    for cell in cells:
+        metrics, name = cell["metrics"], cell["run"]
+        data = metrics.get("data_fingerprint")
+        first = first or data  # the data of the first run kept
+        if data != first:
+            sweep.problems.append(
+                f"run {name}: trained on data {short(data)}, the sweep's other runs on "
+                f"{short(first)}; left out (one table compares runs on one dataset)"
+            )
+            continue
+        key, seed = (metrics["model"], metrics["reg"]), cell["seed"]
+        if (*key, seed) in seen:
+            if not _same_run(seen[(*key, seed)], cell):
+                other = seen[(*key, seed)]
+                sweep.problems.append(
+                    f"run {name} ({cell.get('source')}): duplicate of {other['run']} ({other.get('source')}) "
+                    f"for {key}, seed {seed}; ignored"
+                )
+            continue
+        seen[(*key, seed)] = cell
+        sweep.groups.setdefault(key, []).append(cell)
+        sweep.protocol = sweep.protocol or _protocol(metrics)
+        sweep.eps_definition = sweep.eps_definition or metrics.get("eps_definition")
+    for group in sweep.groups.values():
+        group.sort(key=lambda c: c["seed"])
+    # The grid launched is the product of the models and regularisations seen (a single run has none).
+    models, regs = {m for m, _ in sweep.groups}, {r for _, r in sweep.groups}
+    for model, label in ROWS:
+        for reg, col in COLS:
+            if model in models and reg in regs and (model, reg) not in sweep.groups:
+                sweep.problems.append(f"missing run: {label} / {col} ({model}-{reg})")
+    sweep.baselines = _baselines(sweep, baselines)
+    return sweep
+
+
+def _default_baselines(metrics: dict) -> Path | None:
+    """``<results_dir>/baselines/<data>/baselines.json`` of a run's config (None for a record without one)."""
+    try:
+        cfg = yaml.safe_load(metrics.get("config", ""))
+        return Path(cfg["paths"]["results_dir"]) / "baselines" / str(cfg["data"]) / BASELINES
+    except (TypeError, KeyError, yaml.YAMLError):
+        return None
+
+
+def _baselines(sweep: Sweep, path: str | Path | None) -> dict | None:
+    """The reference rows' source, refused (as a named problem) when made on other data."""
+    runs = [c["metrics"] for g in sweep.groups.values() for c in g]
+    if path is None:
+        path = next((p for m in runs if (p := _default_baselines(m)) is not None), None)
+    if path is None or not Path(path).is_file():
+        return None
+    try:
+        doc = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as err:
+        sweep.problems.append(f"{path}: unreadable ({err}); no baseline rows")
+        return None
+    want = runs[0].get("data_fingerprint") if runs else None  # one dataset per sweep (collect)
+    if want and doc.get("data_fingerprint") != want:
+        sweep.problems.append(
+            f"{path}: made on data {short(doc.get('data_fingerprint'))}, the runs on {short(want)}; "
+            "no baseline rows (re-run python -m pipeline.baselines)"
+        )
+        return None
+    doc["path"] = str(path)
+    return doc
+
+
+def _protocol(metrics: dict) -> str | None:
+    try:
+        return yaml.safe_load(metrics.get("config", ""))["train"]["name"]
+    except (TypeError, KeyError, yaml.YAMLError):
+        return None
