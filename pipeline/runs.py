@@ -121,8 +121,10 @@ class TrainedRun:
         return predict(self.model, self.scalers, params, self.device)
 
 
-def load_run(run_dir: str | Path, device: str = "cpu") -> TrainedRun:
-    """A finished run (final checkpoint and ``metrics.json``), its model rebuilt from the checkpoint."""
+def load_run(run_dir: str | Path, device: str = "cpu", last_iterate: bool = False) -> TrainedRun:
+    """A finished run (final checkpoint and ``metrics.json``), its model rebuilt from the checkpoint;
+    ``last_iterate``: with the last epoch's weights instead of the late-epoch average (runs trained
+    with ``train.average_last`` > 0 only)."""
     run_dir = Path(run_dir)
     path = run_dir / CHECKPOINT
     if not path.is_file():
@@ -138,6 +140,13 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> TrainedRun:
             f"run {run_dir.name}: checkpoint at epoch {state['epoch']} of {cfg.train.epochs} "
             "(unfinished: launch the same training again to resume it)"
         )
+    if last_iterate:
+        if "last_model" not in state:
+            raise RunError(
+                f"run {run_dir.name}: no last-epoch weights in {CHECKPOINT} (not a weight-averaged run: "
+                "train.average_last was 0, so its model is the last iterate)"
+            )
+        model.load_state_dict(state["last_model"])
     dev = pick_device(device)
     return TrainedRun(run_dir, cfg, model.to(dev), Scalers.from_state(state["scalers"]), dev, metrics)
 

@@ -5,10 +5,11 @@ of Omega' (boundary models directly; full-field models through their fields' val
 FE model of Omega' alone re-solves the zone for the train and test samples, and eps "after zoom" is
 computed exactly as in training. Beyond the paper, the same file holds the error of the trace alone,
 the interior error, and the wall time of surrogate + submodel against the full FE solve of the same
-test samples. Writes ``submodel.json`` (and ``zoom_example.npz`` for the report) in each run folder;
-runs that fail are reported by name and the others carry on. Honours ``device`` (the network's),
-``threads``, ``progress`` and ``metrics.*`` (the eps after zoom); a run is refused on data other
-than it was trained on.
+test samples, and for weight-averaged runs (``train.average_last``) the errors after zoom of the last
+epoch's weights too (``submodel.last_iterate``). Writes ``submodel.json`` (and ``zoom_example.npz``
+for the report) in each run folder; runs that fail are reported by name and the others carry on.
+Honours ``device`` (the network's), ``threads``, ``progress`` and ``metrics.*`` (the eps after zoom);
+a run is refused on data other than it was trained on.
 """
 
 from __future__ import annotations
@@ -133,6 +134,8 @@ def submodel_run(
                     other = {"scheme": repr(scheme), "full_fe_s": seconds, "speedup": seconds / ours}
                     timing["other_parents"][name] = other
             out["timing"] = timing
+    if cfg.submodel.last_iterate and "last_iterate" in run.metrics:
+        out["last_iterate"] = _last_iterate(run_dir, cfg, ctx, spec)
     settings = {k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("submodel", "metrics")}
     content = {**settings, "run_fingerprint": run.metrics.get("fingerprint"), "data_fingerprint": run.data_fingerprint}
     meta = record(OmegaConf.to_yaml(settings), content)
@@ -148,6 +151,20 @@ def submodel_run(
         100 * out["eps_trace"]["test"]["u"],
         f"{out['timing'].get('speedup', float('nan')):.1f}x",
     )
+    return out
+
+
+def _last_iterate(run_dir: Path, cfg: DictConfig, ctx: DataContext, spec: ErrorSpec) -> dict:
+    """A weight-averaged run's last epoch's weights scored after zoom like its model: the paired
+    comparison that ``metrics.json``'s ``last_iterate`` makes for the network alone."""
+    last = load_run(run_dir, str(cfg.device), last_iterate=True)
+    out: dict = {"eps_zoom": {}, "eps_trace": {}}
+    for split, ds in ctx.splits.items():
+        pred_u, pred_v = last.predict(ds.params)
+        res = zoom_split(pred_u, pred_v, last.model.target, ds, ctx.submodel, int(cfg.submodel.block_size))
+        errors = zoom_errors(res, ds, spec)
+        for key in out:
+            out[key][split] = errors[key]
     return out
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from pipeline.artefacts import ConfigError
+from pipeline.artefacts import ConfigError, RunError
 from pipeline.train import train_run
 from pipeline.validate import check_train
 from surrogate import checkpoint
@@ -114,3 +114,24 @@ def test_average_off_keeps_the_fingerprint_of_runs_made_before_the_knob(tiny_dat
 def test_a_bad_average_window_is_named(value, train_cfg):
     with pytest.raises(ConfigError, match=r"train\.average_last="):
         check_train(train_cfg(MODEL, f"train.average_last={value}"))
+
+
+def test_the_submodel_scores_the_last_iterate_of_an_averaged_run_as_the_plain_run(tmp_path, train_cfg, tiny_data):
+    """The last epoch's weights of an averaged run are the plain run's model: after zoom too, their
+    errors are that run's, bit for bit; a plain run has no last iterate to load."""
+    from pipeline.config import compose
+    from pipeline.runs import load_run
+    from pipeline.submodel import submodel_run
+
+    train_run(train_cfg(MODEL), tmp_path / "plain")
+    train_run(train_cfg(MODEL, "train.average_last=3"), tmp_path / "avg")
+    base = ["data=tiny", f"paths.data_dir={tiny_data.parent}", "submodel.time_full_solve=false"]
+    cfg = compose("submodel", base)
+    plain, averaged = submodel_run(tmp_path / "plain", cfg), submodel_run(tmp_path / "avg", cfg)
+    assert "last_iterate" not in plain
+    assert averaged["last_iterate"]["eps_zoom"] == plain["eps_zoom"]
+    assert averaged["last_iterate"]["eps_trace"] == plain["eps_trace"] and averaged["eps_zoom"] != plain["eps_zoom"]
+    off = submodel_run(tmp_path / "avg", compose("submodel", [*base, "submodel.last_iterate=false"]))
+    assert "last_iterate" not in off
+    with pytest.raises(RunError, match="run plain: no last-epoch weights in checkpoint.pt"):
+        load_run(tmp_path / "plain", last_iterate=True)
