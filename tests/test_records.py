@@ -147,3 +147,20 @@ def test_the_report_reads_records_and_names_a_bad_list(tmp_path):
     assert "Conv2.5D / basic: 3.00 ± 1.00% (n=3) vs Conv3D 2.00 ± 1.00% (n=3)" in md
     with pytest.raises(ConfigError, match=r"report.records=5: must be a list of runs.jsonl paths"):
         check_report(compose("report", ["report.records=5"]))
+
+
+def test_the_baselines_are_found_through_any_run_that_names_them(tmp_path):
+    """A record without a full config (rebuilt from a table) sorts first; the reference rows still
+    come from the results_dir and data named by another run's config."""
+    base = tmp_path / "results" / "baselines" / "small" / "baselines.json"
+    base.parent.mkdir(parents=True)
+    method = {"label": "RBF (cubic)", "eps": {s: {"u": 0.01, "v": 0.02} for s in ("train", "test")}}
+    base.write_text(json.dumps({"data_fingerprint": "abc", "methods": {"rbf": method}}))
+    _run(tmp_path / "old", "conv2_5d", "basic", 0, 1.0)  # config without paths
+    write_tables(tmp_path / "old", tmp_path / "docs")
+    run = _run(tmp_path / "new", "conv2_5d", "basic", 1, 2.0)  # seed 1 of the same cell: sorted after seed 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    metrics["config"] = f"data: small\npaths:\n  results_dir: {tmp_path / 'results'}\ntrain:\n  name: short\n"
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    sweep = collect(tmp_path / "new", records=[tmp_path / "docs" / RECORDS])
+    assert sweep.baselines is not None and sweep.baselines["path"] == str(base)
