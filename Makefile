@@ -18,6 +18,9 @@ SEEDS ?= 0
 REGS ?= basic,bn
 STUDY := results/sweeps/small-quick
 STUDYSHORT := results/sweeps/small-short
+STUDYLONG := results/sweeps/small-long
+LONG_MODELS ?= conv1d_boundary,fc_t_boundary,conv2d_boundary
+LONG_REGS ?= basic
 BOUNDARY_MODELS := fc_t_boundary,conv1d_boundary,conv1d_t_boundary,conv2d_boundary,conv1_5d_boundary
 STUDY3D := results/sweeps/3d-speedup
 STUDY4D := results/sweeps/4d-cost
@@ -44,7 +47,7 @@ define finish_study
 	$(PY) -m pipeline.report target=$(1) report.out=$(2) $(if $(RECORDS),'report.records=[$(subst $(space),$(comma),$(strip $(RECORDS)))]')
 endef
 
-.PHONY: help setup data train submodel baselines report grid study study-short study-short-avg study-short-boundary study-boundary study-3d study-4d tables all test test-fast test-mpi test-slurm lint bench clean
+.PHONY: help setup data train submodel baselines report grid study study-short study-short-avg study-short-boundary study-long-boundary study-boundary study-3d study-4d tables all test test-fast test-mpi test-slurm lint bench clean
 
 help: ## list the targets
 	@echo "wavezoom targets (overrides: make <target> ARGS='key=value ...'):"
@@ -124,6 +127,12 @@ study-short-boundary: $(STAMP) ## docs/results/small-short-boundary: 5 boundary 
 		seed=$(SEEDS) train=short hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false \
 		hydra.sweep.dir=$(STUDYSHORT)-boundary
 	$(call finish_study,$(STUDYSHORT)-boundary,docs/results/small-short-boundary)
+
+study-long-boundary: $(STAMP) ## docs/results/small-long-boundary: boundary models at the paper's long protocol (LONG_MODELS, LONG_REGS, SEEDS)
+	$(small_data)
+	$(PY) -m pipeline.train -m model=$(LONG_MODELS) reg=$(LONG_REGS) seed=$(SEEDS) train=long \
+		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=$(STUDYLONG)-boundary
+	$(call finish_study,$(STUDYLONG)-boundary,docs/results/small-long-boundary)
 
 study-3d: $(STAMP) ## 3D speed-up table (docs/results/3d-speedup): small3d/medium3d/paper3d data + baselines, Conv3.5Db on each, Conv3.5D on paper3d, submodel
 	for d in small3d medium3d paper3d; do \
