@@ -2,33 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
+from fakes import write_run
 
 from pipeline.claims import FAILS, HOLDS, NOISE, ONE_SEED, Stat, claims, compare, noise_band
 from pipeline.sweep import collect
 
 
 def _run(root: Path, model: str, reg: str, seed: int, test: float, train: float = 0.0, **extra) -> None:
-    run = root / f"{model}-{reg}-s{seed}"
-    run.mkdir(parents=True)
-    target = extra.pop("target", "field")
-    metrics = {
-        "model": model,
-        "reg": reg,
-        "seed": seed,
-        "label": model,
-        "reg_label": reg,
-        "target": target,
-        "parameters": extra.pop("parameters", 1000),
-        "eps": {"train": {"u": train / 100, "v": 0}, "test": {"u": test / 100, "v": 0}},
-        "config": "train:\n  name: short\n",
-    }
-    (run / "metrics.json").write_text(json.dumps(metrics))
-    if "zoom" in extra:
-        (run / "submodel.json").write_text(json.dumps({"eps_zoom": {"test": {"u": extra["zoom"] / 100, "v": 0}}}))
+    zoom = {"eps_zoom": {"test": {"u": extra.pop("zoom") / 100, "v": 0}}} if "zoom" in extra else None
+    eps = {"train": {"u": train / 100, "v": 0}, "test": {"u": test / 100, "v": 0}}
+    write_run(root, model, reg, seed, zoom, eps=eps, **extra)
 
 
 def test_compare_is_welchs_t_test():

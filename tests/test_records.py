@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from fakes import write_run
 
 from pipeline.artefacts import RunError
 from pipeline.records import RECORDS, load
@@ -17,27 +18,18 @@ from pipeline.tables import main, write_tables
 
 
 def _run(root: Path, model: str, reg: str, seed: int, k: float, data: str = "abc", zoom: bool = True) -> Path:
-    run = root / f"{model}-{reg}-s{seed}"
-    run.mkdir(parents=True)
-    metrics = {
-        "model": model,
-        "reg": reg,
-        "seed": seed,
-        "label": model,
-        "reg_label": reg,
-        "target": "field",
-        "data_fingerprint": data,
-        "fingerprint": f"{model}-{reg}-{seed}-{k}",
-        "created": "2026-11-24T00:00:00+00:00",
-        "parameters": 1000,
-        "mean_epoch_seconds": 0.1,
-        "eps": {s: {"u": k / 100, "v": k / 50} for s in ("train", "test")},
-        "config": "train:\n  name: short\n",
-    }
-    (run / "metrics.json").write_text(json.dumps(metrics))
-    if zoom:
-        (run / "submodel.json").write_text(json.dumps({"eps_zoom": {"test": {"u": k / 400, "v": k / 400}}}))
-    return run
+    return write_run(
+        root,
+        model,
+        reg,
+        seed,
+        {"eps_zoom": {"test": {"u": k / 400, "v": k / 400}}} if zoom else None,
+        data_fingerprint=data,
+        fingerprint=f"{model}-{reg}-{seed}-{k}",  # with the time, what makes a record the same run
+        created="2026-11-24T00:00:00+00:00",
+        mean_epoch_seconds=0.1,
+        eps={s: {"u": k / 100, "v": k / 50} for s in ("train", "test")},
+    )
 
 
 def _csv(path: Path) -> dict[str, list[str]]:

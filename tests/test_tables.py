@@ -6,6 +6,8 @@ import csv
 import json
 from pathlib import Path
 
+from fakes import write_run
+
 from pipeline.tables import main, write_tables
 from pipeline.tabulate import COLS, FULL_ROWS, ROWS
 
@@ -13,35 +15,27 @@ from pipeline.tabulate import COLS, FULL_ROWS, ROWS
 def _run(
     root: Path, model: str, reg: str, k: float, submodel: bool = False, seed: int | None = None, averaged: bool = False
 ) -> None:
-    run = root / (f"{model}-{reg}" if seed is None else f"{model}-{reg}-s{seed}")
-    run.mkdir(parents=True)
-    metrics = {
-        "model": model,
-        "reg": reg,
-        **({} if seed is None else {"seed": seed, "data_fingerprint": "abc"}),
-        "label": model,
-        "reg_label": reg,
-        "parameters": int(1e6 * k),
-        "mean_epoch_seconds": k / 10,
-        "eps": {s: {"u": k / 100, "v": k / 50} for s in ("train", "test")},
-        "eps_boundary": {"test": {"u": k / 200, "v": k / 200}},
-        "eps_by_normaliser": {"test": {f: {"time": k / 100, "sample": k / 300} for f in "uv"}},
-        "config": "train:\n  name: short\n",
-        "eps_definition": "eps = test definition",
-        **({"last_iterate": {"eps": {s: {"u": k / 25, "v": k / 25} for s in ("train", "test")}}} if averaged else {}),
+    splits = ("train", "test")
+    zoom = {
+        "eps_zoom": {s: {"u": k / 400, "v": k / 400} for s in splits},
+        "timing": {"speedup": 12.0},
+        **({"last_iterate": {"eps_zoom": {s: {"u": k / 40, "v": k / 40} for s in splits}}} if averaged else {}),
     }
-    (run / "metrics.json").write_text(json.dumps(metrics))
-    if submodel:
-        zoom = {
-            "eps_zoom": {s: {"u": k / 400, "v": k / 400} for s in ("train", "test")},
-            "timing": {"speedup": 12.0},
-            **(
-                {"last_iterate": {"eps_zoom": {s: {"u": k / 40, "v": k / 40} for s in ("train", "test")}}}
-                if averaged
-                else {}
-            ),
-        }
-        (run / "submodel.json").write_text(json.dumps(zoom))
+    write_run(
+        root,
+        model,
+        reg,
+        seed,
+        zoom if submodel else None,
+        **({} if seed is None else {"data_fingerprint": "abc"}),
+        parameters=int(1e6 * k),
+        mean_epoch_seconds=k / 10,
+        eps={s: {"u": k / 100, "v": k / 50} for s in splits},
+        eps_boundary={"test": {"u": k / 200, "v": k / 200}},
+        eps_by_normaliser={"test": {f: {"time": k / 100, "sample": k / 300} for f in "uv"}},
+        eps_definition="eps = test definition",
+        **({"last_iterate": {"eps": {s: {"u": k / 25, "v": k / 25} for s in splits}}} if averaged else {}),
+    )
 
 
 def test_tables_follow_the_papers_layout(tmp_path):
