@@ -59,10 +59,11 @@ def run(cfg: DictConfig) -> Path:
     splits = {"train": train, "test": test}
     dt = float(train.t[1] - train.t[0])
     v_sigma = float(train.v.std())
-    context = None
+    context = traces = None
     if cfg.zoom:
-        from pipeline.zoom import DataContext, zoom_errors, zoom_split  # DOLFINx only when zooming
+        from pipeline.zoom import DataContext, Traces, zoom_errors, zoom_split  # DOLFINx only when zooming
 
+        traces = Traces(cfg.trace)  # before any work: a bad construction stops the stage here
         context = DataContext(train.path.parent, splits)  # the splits already loaded
     results: dict = {}
     for name, method in cfg.methods.items():
@@ -72,8 +73,13 @@ def run(cfg: DictConfig) -> Path:
             pred = pair.predict(ds.params)  # once per split: scored, then its traces drive the zoom
             scores = score_split(*pred, ds, FIELD, spec, v_sigma)
             if context is not None:
-                zoomed = zoom_split(*pred, FIELD, ds, context.submodel, int(cfg.block_size))
+                zoomed = zoom_split(*pred, FIELD, ds, context.submodel, int(cfg.block_size), traces.primary)
                 scores.update(zoom_errors(zoomed, ds, spec))
+                others = traces.score_others(*pred, FIELD, ds, context.submodel, int(cfg.block_size), spec)
+                for trace, node in others.items():
+                    by = res.setdefault("by_trace", {}).setdefault(trace, {"construction": node.pop("construction")})
+                    for key, value in node.items():
+                        by.setdefault(key, {})[split] = value
             for key, value in scores.items():
                 res.setdefault(key, {})[split] = value
         res["physics"] = {"euler_residual": res.pop("euler_residual")}
@@ -96,6 +102,7 @@ def run(cfg: DictConfig) -> Path:
     }
     meta = record(OmegaConf.to_yaml(cfg, resolve=True), content)
     doc = {
+        **({"trace": traces.describe()} if context is not None else {}),
         "data": str(train.path.parent),
         "data_fingerprint": train.attrs.get("fingerprint"),
         "eps_definition": spec.caption(),

@@ -178,6 +178,44 @@ def against_baselines(sweep: Sweep) -> list[str]:
     ]
 
 
+def _zoom(field: str, trace: str | None = None, paired: str | None = None) -> Callable[[dict], float | None]:
+    """Test eps after zoom (%) of ``field`` under the primary trace, or under ``trace`` (by_trace);
+    ``paired``: only for runs scored under that trace too (the same runs on both sides)."""
+
+    def value(cell: dict) -> float | None:
+        doc = cell.get("submodel", {})
+        if paired and paired not in doc.get("by_trace", {}):
+            return None
+        doc = doc.get("by_trace", {}).get(trace, {}) if trace else doc
+        zoom = doc.get("eps_zoom", {}).get("test")
+        return None if zoom is None else 100 * float(zoom[field])
+
+    return value
+
+
+def traces(sweep: Sweep) -> list[str]:
+    """Beyond the paper: each compared trace construction against the primary, after zoom, per cell."""
+    out = []
+    for name in sweep.compared_traces:
+        lines, outcomes = [], []
+        for (model, reg), group in sorted(sweep.groups.items()):
+            parts = []
+            for field in ("u", "v"):
+                a, b = stat(sweep, model, reg, _zoom(field, name)), stat(sweep, model, reg, _zoom(field, paired=name))
+                if a is None or b is None:
+                    continue
+                diff, how = compare(a, b)
+                outcomes.append(how)
+                parts.append(f"{field} {show(a)} vs {show(b)}: {diff:+.2f} ({how})")
+            if parts:
+                lines.append(
+                    f"  - {group[0]['metrics']['label']} / {group[0]['metrics']['reg_label']}: " + "; ".join(parts)
+                )
+        title = f"Beyond the paper: the {name} trace lowers the error after zoom (vs {sweep.trace}, same runs, u and v)"
+        out += [f"- **{title}**: {_verdict(outcomes, 'lower')}", *lines]
+    return out
+
+
 def claims(sweep: Sweep) -> list[str]:
     """The Markdown section "The paper's claims" for a sweep."""
     return [
@@ -193,5 +231,6 @@ def claims(sweep: Sweep) -> list[str]:
         *boundary_best(sweep),
         *overfit(sweep),
         *against_baselines(sweep),
+        *traces(sweep),
         "",
     ]

@@ -37,7 +37,7 @@ from pipeline.artefacts import (
 from pipeline.provenance import record
 from pipeline.runs import load_run, run_dirs
 from pipeline.validate import check_submodel
-from pipeline.zoom import INTERPOLATION, DataContext, zoom_errors, zoom_split
+from pipeline.zoom import INTERPOLATION, DataContext, Traces, zoom_errors, zoom_split
 from surrogate.metrics import ErrorSpec
 
 log = logging.getLogger(__name__)
@@ -60,12 +60,15 @@ def submodel_run(
     cfg: DictConfig,
     contexts: dict[Path, DataContext] | None = None,
     parents: dict[str, object] | None = None,
+    traces: Traces | None = None,
 ) -> dict:
     """The submodel stage for one run folder; writes and returns its ``submodel.json``. ``contexts``
     keeps each dataset's splits and FE models across the runs of a sweep; ``parents`` are the built
-    ``submodel.parent_schemes`` (built here when not given)."""
+    ``submodel.parent_schemes`` and ``traces`` the built ``trace`` constructions (built here when
+    not given)."""
     run_dir = Path(run_dir)
     parents = parent_schemes(cfg) if parents is None else parents
+    traces = Traces(cfg.trace) if traces is None else traces
     run = load_run(run_dir, str(cfg.device))
     data_root = Path(cfg.submodel.data_dir or run.cfg.paths.data_dir) / str(run.cfg.data)
     contexts = {} if contexts is None else contexts
@@ -92,17 +95,24 @@ def submodel_run(
         "eps_zoom_interior": {},
         "eps_trace": {},
         "eps_zoom_t": {},
+        "by_trace": {},
         "eps_definition": spec.caption(),
         "interpolation": INTERPOLATION,
+        "trace": traces.describe(),
         "data": str(data_root),
     }
     for split, ds in splits.items():
         start = time.perf_counter()
         pred_u, pred_v = run.predict(ds.params)
         surrogate_s = time.perf_counter() - start
-        res = zoom_split(pred_u, pred_v, run.model.target, ds, ctx.submodel, block)
+        res = zoom_split(pred_u, pred_v, run.model.target, ds, ctx.submodel, block, traces.primary)
         for key, value in zoom_errors(res, ds, spec).items():
             out[key][split] = value
+        others = traces.score_others(pred_u, pred_v, run.model.target, ds, ctx.submodel, block, spec)
+        for name, scores in others.items():
+            node = out["by_trace"].setdefault(name, {"construction": scores.pop("construction")})
+            for key, value in scores.items():
+                node.setdefault(key, {})[split] = value
         if split == "test":
             k = int(cfg.submodel.example_sample) % ds.params.shape[0]
             example = {
@@ -135,8 +145,8 @@ def submodel_run(
                     timing["other_parents"][name] = other
             out["timing"] = timing
     if cfg.submodel.last_iterate and "last_iterate" in run.metrics:
-        out["last_iterate"] = _last_iterate(run_dir, cfg, ctx, spec)
-    settings = {k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("submodel", "metrics")}
+        out["last_iterate"] = _last_iterate(run_dir, cfg, ctx, spec, traces)
+    settings = {k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("submodel", "metrics", "trace")}
     content = {**settings, "run_fingerprint": run.metrics.get("fingerprint"), "data_fingerprint": run.data_fingerprint}
     meta = record(OmegaConf.to_yaml(settings), content)
     out.update({k: meta[k] for k in ("config", "fingerprint", "versions", "git_revision", "created")})
@@ -154,14 +164,16 @@ def submodel_run(
     return out
 
 
-def _last_iterate(run_dir: Path, cfg: DictConfig, ctx: DataContext, spec: ErrorSpec) -> dict:
+def _last_iterate(run_dir: Path, cfg: DictConfig, ctx: DataContext, spec: ErrorSpec, traces: Traces) -> dict:
     """A weight-averaged run's last epoch's weights scored after zoom like its model: the paired
     comparison that ``metrics.json``'s ``last_iterate`` makes for the network alone."""
     last = load_run(run_dir, str(cfg.device), last_iterate=True)
     out: dict = {"eps_zoom": {}, "eps_trace": {}}
     for split, ds in ctx.splits.items():
         pred_u, pred_v = last.predict(ds.params)
-        res = zoom_split(pred_u, pred_v, last.model.target, ds, ctx.submodel, int(cfg.submodel.block_size))
+        res = zoom_split(
+            pred_u, pred_v, last.model.target, ds, ctx.submodel, int(cfg.submodel.block_size), traces.primary
+        )
         errors = zoom_errors(res, ds, spec)
         for key in out:
             out[key][split] = errors[key]
@@ -174,13 +186,14 @@ def run(cfg: DictConfig) -> tuple[dict[str, dict], list[str]]:
     its traceback in the log."""
     check_submodel(cfg)
     parents = parent_schemes(cfg)  # built once, before any work: a bad one stops the stage here
+    traces = Traces(cfg.trace)
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
     results, problems, contexts = {}, [], {}
     dirs = run_dirs(cfg.target)
     for run_dir in tqdm(dirs, desc="submodel", unit="run", disable=not cfg.progress or len(dirs) < 2):
         try:
-            results[run_dir.name] = submodel_run(run_dir, cfg, contexts, parents)
+            results[run_dir.name] = submodel_run(run_dir, cfg, contexts, parents, traces)
         except USER_ERRORS as err:
             problems.append(str(err))
             log.error("%s", err)

@@ -65,10 +65,16 @@ class Sweep:
     protocol: str | None = None
     eps_definition: str | None = None
     baselines: dict | None = None
+    trace: str | None = None  # the construction behind eps_zoom (``conf/trace/``), one per sweep
 
     @property
     def cells(self) -> dict[tuple[str, str], dict]:
         return {key: next((c for c in group if "record" not in c), group[0]) for key, group in self.groups.items()}
+
+    @property
+    def compared_traces(self) -> list[str]:
+        """The trace constructions scored beside the primary one (``by_trace``) by any run."""
+        return sorted({n for g in self.groups.values() for c in g for n in c.get("submodel", {}).get("by_trace", {})})
 
     @property
     def seed_counts(self) -> list[int]:
@@ -153,6 +159,7 @@ def collect(root: str | Path, baselines: str | Path | None = None, records: Sequ
         sweep.eps_definition = sweep.eps_definition or metrics.get("eps_definition")
     for group in sweep.groups.values():
         group.sort(key=lambda c: c["seed"])
+    _one_trace(sweep)
     # The grid launched is the product of the models and regularisations seen (a single run has none).
     models, regs = {m for m, _ in sweep.groups}, {r for _, r in sweep.groups}
     for model, label in ROWS:
@@ -161,6 +168,45 @@ def collect(root: str | Path, baselines: str | Path | None = None, records: Sequ
                 sweep.problems.append(f"missing run: {label} / {col} ({model}-{reg})")
     sweep.baselines = _baselines(sweep, baselines)
     return sweep
+
+
+def trace_name(doc: dict) -> str:
+    """The primary trace construction of a submodel.json or baselines.json (as_predicted before it
+    was recorded: the only one there was)."""
+    return str(doc.get("trace", {}).get("name", "as_predicted"))
+
+
+def _one_trace(sweep: Sweep) -> None:
+    """One table, one trace construction after zoom: a run scored under another primary one keeps
+    it only through ``by_trace``, where the sweep's construction is among its comparisons."""
+    scored = [c for g in sweep.groups.values() for c in g if "submodel" in c]
+    names = [trace_name(c["submodel"]) for c in scored]
+    if not names:
+        return
+    sweep.trace = max(sorted(set(names)), key=names.count)
+    for cell, name in zip(scored, names, strict=True):
+        if name != sweep.trace and not _swap_trace(cell["submodel"], sweep.trace):
+            sweep.problems.append(
+                f"run {cell['run']}: scored after zoom with the {name} trace, the sweep's other runs with "
+                f"{sweep.trace}; its errors after zoom are left out (re-run pipeline.submodel with trace={sweep.trace})"
+            )
+            del cell["submodel"]
+
+
+def _swap_trace(doc: dict, want: str) -> bool:
+    """Make ``want`` (one of ``doc``'s by_trace) the primary of ``doc``, in place; False if absent."""
+    by = doc.get("by_trace", {})
+    if want not in by:
+        return False
+    have = trace_name(doc)
+    kept = {k: doc[k] for k in ("eps_zoom", "eps_trace") if k in doc}
+    by[have] = {"construction": doc.get("trace", {}).get("construction", have), **kept}
+    new = by.pop(want)
+    doc.update({k: new[k] for k in ("eps_zoom", "eps_trace") if k in new})
+    doc["trace"] = {"name": want, "construction": new.get("construction", want)}
+    for key in ("eps_zoom_interior", "eps_zoom_t", "last_iterate"):
+        doc.pop(key, None)  # scored under the other construction only
+    return True
 
 
 def _default_baselines(metrics: dict) -> Path | None:
@@ -192,6 +238,15 @@ def _baselines(sweep: Sweep, path: str | Path | None) -> dict | None:
         )
         return None
     doc["path"] = str(path)
+    if sweep.trace and trace_name(doc) != sweep.trace:  # reference rows under the runs' construction
+        for method in doc.get("methods", {}).values():
+            method["trace"] = doc.get("trace", {})
+            if "eps_zoom" in method and not _swap_trace(method, sweep.trace):
+                sweep.problems.append(
+                    f"{path}: {method.get('label')} has no errors after zoom with the {sweep.trace} trace; "
+                    "no such reference row (re-run python -m pipeline.baselines)"
+                )
+                method.pop("eps_zoom")
     return doc
 
 

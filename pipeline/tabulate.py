@@ -45,7 +45,9 @@ def _get(*keys: str, scale: float = 1.0) -> Callable[[dict], float | None]:
     return pick
 
 
-def tables(protocol: str | None) -> list[Table]:
+def tables(protocol: str | None, traces: list[str] = ()) -> list[Table]:
+    """The tables of a sweep run at ``protocol``, with the errors after zoom under each trace
+    construction of ``traces`` (``submodel.json: by_trace``) beside the primary one."""
     long = protocol == "long"
     n = (lambda short, lng: str(lng if long else short)) if protocol in ("short", "long") else (lambda s, lng: "")
     out = [
@@ -106,6 +108,19 @@ def tables(protocol: str | None) -> list[Table]:
                 reference=True,
             )
         )
+    for name in traces:
+        for f, field in (("u", "displacement"), ("v", "velocity")):
+            out.append(
+                Table(
+                    f"zoom_test_{f}_{name}_trace",
+                    "",
+                    f"Beyond the paper: test error on {field} after zoom, boundary data from the {name} trace "
+                    "(conf/trace/; eps, %)",
+                    ROWS,
+                    _get("submodel", "by_trace", name, "eps_zoom", "test", f, scale=100),
+                    reference=True,
+                )
+            )
     for kind, source, where in (  # runs with train.average_last > 0 only
         ("last_iterate", ("metrics", "last_iterate", "eps"), "{}"),
         ("last_iterate_zoom", ("submodel", "last_iterate", "eps_zoom"), "{} after zoom"),
@@ -159,10 +174,14 @@ def render(sweep: Sweep) -> tuple[str, dict[str, str]]:
             f"Reference rows (*italic*): non-neural baselines fitted on the same training split "
             f"({shown(sweep.baselines['path'])}); they have no regularisation, so their value is repeated. "
         )
+    if sweep.trace:
+        md.append(
+            f"After zoom: boundary data from the {sweep.trace} trace (conf/trace/) unless a table says otherwise. "
+        )
     md += ["BN & E is not part of the grid: the combination is refused (n/a), as in the paper.", ""]
     references = (sweep.baselines or {}).get("methods", {})
     csvs = {}
-    for table in tables(sweep.protocol):
+    for table in tables(sweep.protocol, sweep.compared_traces):
         stats = {
             (r, c): Stat.of([v for cell in sweep.groups.get((r, c), []) if (v := table.value(cell)) is not None])
             for r, _ in table.rows

@@ -123,6 +123,7 @@ def check_submodel(cfg: DictConfig) -> None:
     integer(cfg, "submodel.example_sample", lo=0)
     boolean(cfg, "submodel.time_full_solve")
     boolean(cfg, "submodel.last_iterate")
+    check_trace(cfg)
     schemes = _get(cfg, "submodel.parent_schemes")
     if not OmegaConf.is_dict(schemes) or not all(
         OmegaConf.is_dict(node) and "_target_" in node for node in schemes.values()
@@ -131,6 +132,25 @@ def check_submodel(cfg: DictConfig) -> None:
             f"submodel.parent_schemes={schemes}: must map names to time schemes with a _target_, "
             "e.g. {newmark_cg: {_target_: fe.newmark.Newmark, linear: cg}}"
         )
+
+
+def check_trace(cfg: DictConfig) -> None:
+    """The ``trace`` group's shape (``conf/trace/``); its constructions are checked by building them."""
+    name = _get(cfg, "trace.name")
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"trace.name={name!r}: must name the primary construction, e.g. as_predicted")
+    primary, compare = _get(cfg, "trace.primary"), _get(cfg, "trace.compare")
+    if not (OmegaConf.is_dict(primary) and "_target_" in primary):
+        raise ConfigError(
+            f"trace.primary={primary}: must be a construction with a _target_, e.g. {{_target_: fe.trace.AsPredicted}}"
+        )
+    if not OmegaConf.is_dict(compare) or not all(OmegaConf.is_dict(n) and "_target_" in n for n in compare.values()):
+        raise ConfigError(
+            f"trace.compare={compare}: must map names to constructions with a _target_, "
+            "e.g. {fused: {_target_: fe.trace.Fused, rho: 1.0}}"
+        )
+    if name in compare:
+        raise ConfigError(f"trace.compare.{name}: the primary construction's name; compare others only")
 
 
 def check_report(cfg: DictConfig) -> None:
@@ -148,6 +168,7 @@ def check_baselines(cfg: DictConfig) -> None:
     integer(cfg, "block_size", lo=1)
     boolean(cfg, "zoom")
     boolean(cfg, "progress")
+    check_trace(cfg)
 
 
 def check_data(cfg: DictConfig) -> None:

@@ -9,24 +9,69 @@ same code, so their errors after zoom are comparable.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from mpi4py import MPI
 
+import hydra
 import numpy as np
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from fe import dataset
 from fe.solver import ParentSolver
 from fe.submodel import Submodel
 from fe.timestepping import TimeGrid
+from fe.trace import AsPredicted
+from pipeline.artefacts import ConfigError
 from pipeline.datajob import data_job
 from pipeline.runs import load_splits
 from surrogate.metrics import ErrorSpec, epsilon
 from surrogate.targets import Target
 
 log = logging.getLogger(__name__)
-INTERPOLATION = "cubic Hermite in time between snapshots, from the predicted u and v on the loop"
+INTERPOLATION = "cubic Hermite in time between snapshots of the boundary trace"
+
+
+class Traces:
+    """The trace constructions of a ``trace`` config node (``conf/trace/``): the primary one, which
+    gives eps_zoom, and those scored beside it (``by_trace``), each built from its ``_target_``; one
+    that cannot be built is a ConfigError naming its key, before any work."""
+
+    def __init__(self, node: DictConfig):
+        self.name = str(node.name)
+        self.primary = self._build(node.primary, "trace.primary")
+        self.compare = {str(k): self._build(v, f"trace.compare.{k}") for k, v in node.compare.items()}
+
+    @staticmethod
+    def _build(node: DictConfig, key: str):
+        try:
+            built = hydra.utils.instantiate(node)
+        except Exception as err:  # Hydra wraps the construction's own ValueError: report the cause
+            raise ConfigError(f"{key}: {err.__cause__ or err}") from None
+        if not callable(built):
+            raise ConfigError(f"{key}: {built!r} is not a trace construction (a callable (times, u, v) -> (u, v))")
+        return built
+
+    def describe(self) -> dict:
+        return {"name": self.name, "construction": repr(self.primary)}
+
+    def score_others(
+        self,
+        pred_u: np.ndarray,
+        pred_v: np.ndarray,
+        target: Target,
+        ds: dataset.Dataset,
+        sub: Submodel,
+        block: int,
+        spec: ErrorSpec,
+    ) -> dict:
+        """eps after zoom and of the trace, for u and v, under each construction of ``compare``."""
+        out = {}
+        for name, trace in self.compare.items():
+            errors = zoom_errors(zoom_split(pred_u, pred_v, target, ds, sub, block, trace), ds, spec)
+            out[name] = {"construction": repr(trace), **{k: errors[k] for k in ("eps_zoom", "eps_trace")}}
+        return out
 
 
 def interior(fields: np.ndarray) -> np.ndarray:
@@ -76,11 +121,19 @@ def blocks(n: int, size: int):
 
 
 def zoom_split(
-    pred_u: np.ndarray, pred_v: np.ndarray, target: Target, ds: dataset.Dataset, sub: Submodel, block: int
+    pred_u: np.ndarray,
+    pred_v: np.ndarray,
+    target: Target,
+    ds: dataset.Dataset,
+    sub: Submodel,
+    block: int,
+    trace: Callable | None = None,
 ) -> dict:
-    """Drive the FE model of Omega' with the boundary traces of a split's prediction of ``target``;
-    return the traces, the re-solved zone fields and the submodel's solve time."""
-    trace_u, trace_v = (target.trace(p, ds.boundary_index) for p in (pred_u, pred_v))
+    """Drive the FE model of Omega' with the boundary traces of a split's prediction of ``target``,
+    made boundary data by ``trace`` (``fe.trace``); return the traces, the re-solved zone fields and
+    the submodel's solve time."""
+    trace = AsPredicted() if trace is None else trace
+    trace_u, trace_v = trace(ds.t, *(target.trace(p, ds.boundary_index) for p in (pred_u, pred_v)))
     sub.solve_seconds = 0.0
     zu, zv = np.empty_like(ds.u), np.empty_like(ds.v)
     for sl in blocks(ds.params.shape[0], block):

@@ -90,6 +90,10 @@ def test_the_baselines_stage_scores_and_zooms_every_method(tiny_data, tmp_path):
     assert methods["nearest"]["eps"]["train"]["u"] == 0.0
     assert methods["rbf"]["eps"]["train"]["u"] < 1e-9 and methods["pod_rbf"]["eps"]["train"]["v"] < 1e-6
     assert methods["rbf"]["eps_zoom"]["train"]["u"] < 0.05
+    # every method is zoomed under the compared trace too: zero stays zero, exact traces stay close
+    assert doc["trace"]["name"] == "as_predicted" and all(set(m["by_trace"]) == {"fused"} for m in methods.values())
+    assert methods["zero"]["by_trace"]["fused"]["eps_zoom"]["test"]["u"] == pytest.approx(expected, rel=1e-12)
+    assert methods["nearest"]["by_trace"]["fused"]["eps_zoom"]["train"]["u"] < 0.05
     zero_sample = epsilon(np.zeros_like(test.u), test.u, ErrorSpec("sample"))["eps"]
     assert methods["zero"]["eps_by_normaliser"]["test"]["u"]["sample"] == pytest.approx(zero_sample, rel=1e-12)
     for m in methods.values():

@@ -112,6 +112,11 @@ def test_the_stage_reports_broken_runs_by_name_and_carries_on(tiny_data, tmp_pat
     for name, res in results.items():
         on_disk = json.loads((sweep / name / "submodel.json").read_text())
         assert on_disk["eps_zoom"] == res["eps_zoom"] and 0 < on_disk["eps_zoom"]["test"]["u"] < 2
+        assert on_disk["trace"]["name"] == "as_predicted" and set(on_disk["by_trace"]) == {"fused"}
+        fused = on_disk["by_trace"]["fused"]
+        assert (
+            "rho=2" in fused["construction"] and 0 < fused["eps_zoom"]["test"]["u"] != on_disk["eps_zoom"]["test"]["u"]
+        )
         trained_on = json.loads((sweep / name / "metrics.json").read_text())["data_fingerprint"]
         assert on_disk["data_fingerprint"] == trained_on and len(on_disk["fingerprint"]) == 64
         assert "block_size: 16" in on_disk["config"] and "normaliser: time" in on_disk["config"]
