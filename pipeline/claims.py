@@ -178,35 +178,39 @@ def against_baselines(sweep: Sweep) -> list[str]:
     ]
 
 
-def _zoom(field: str, trace: str | None = None, paired: str | None = None) -> Callable[[dict], float | None]:
-    """Test eps after zoom (%) of ``field`` under the primary trace, or under ``trace`` (by_trace);
-    ``paired``: only for runs scored under that trace too (the same runs on both sides)."""
+def _zoom(doc: dict, field: str) -> float | None:
+    """Test eps after zoom (%) of ``field`` in a submodel.json or one of its ``by_trace`` entries."""
+    zoom = doc.get("eps_zoom", {}).get("test")
+    return None if zoom is None else 100 * float(zoom[field])
 
-    def value(cell: dict) -> float | None:
-        doc = cell.get("submodel", {})
-        if paired and paired not in doc.get("by_trace", {}):
-            return None
-        doc = doc.get("by_trace", {}).get(trace, {}) if trace else doc
-        zoom = doc.get("eps_zoom", {}).get("test")
-        return None if zoom is None else 100 * float(zoom[field])
 
-    return value
+def compare_paired(diffs: Stat) -> str:
+    """Whether per-run differences (the same runs scored two ways) are below (-), above (+) or within
+    the 95% interval of the paired t-test: t_0.975(n - 1) x std / sqrt(n)."""
+    if diffs.n < 2:
+        return f"{'lower' if diffs.mean < 0 else 'higher'}; {ONE_SEED}"
+    band = float(stats.t.ppf(0.975, diffs.n - 1)) * diffs.std / math.sqrt(diffs.n)
+    return NOISE if abs(diffs.mean) <= band else ("lower" if diffs.mean < 0 else "higher")
 
 
 def traces(sweep: Sweep) -> list[str]:
-    """Beyond the paper: each compared trace construction against the primary, after zoom, per cell."""
+    """Beyond the paper: each compared trace construction against the primary, after zoom, on the
+    same runs (a paired comparison: the seeds' spread cancels)."""
     out = []
     for name in sweep.compared_traces:
         lines, outcomes = [], []
-        for (model, reg), group in sorted(sweep.groups.items()):
+        for group in (g for _, g in sorted(sweep.groups.items())):
+            docs = [c["submodel"] for c in group if name in c.get("submodel", {}).get("by_trace", {})]
             parts = []
             for field in ("u", "v"):
-                a, b = stat(sweep, model, reg, _zoom(field, name)), stat(sweep, model, reg, _zoom(field, paired=name))
-                if a is None or b is None:
+                pairs = [(_zoom(d["by_trace"][name], field), _zoom(d, field)) for d in docs]
+                pairs = [(x, y) for x, y in pairs if x is not None and y is not None]
+                if not pairs:
                     continue
-                diff, how = compare(a, b)
+                a, b = Stat.of([x for x, _ in pairs]), Stat.of([y for _, y in pairs])
+                how = compare_paired(Stat.of([x - y for x, y in pairs]))
                 outcomes.append(how)
-                parts.append(f"{field} {show(a)} vs {show(b)}: {diff:+.2f} ({how})")
+                parts.append(f"{field} {show(a)} vs {show(b)}: {a.mean - b.mean:+.2f} ({how})")
             if parts:
                 lines.append(
                     f"  - {group[0]['metrics']['label']} / {group[0]['metrics']['reg_label']}: " + "; ".join(parts)

@@ -129,3 +129,14 @@ def test_a_sweep_keeps_one_primary_trace_and_tables_the_others(tmp_path):
     said = "\n".join(traces(collect(sweep, baselines=base)))
     assert "the fused trace lowers the error after zoom (vs as_predicted, same runs, u and v)**: within noise" in said
     assert "conv3d / basic: u 2.00 ± 1.00% (n=3) vs 4.00 ± 1.00% (n=3): -2.00 (within noise)" in said
+
+
+def test_the_paired_comparison_sees_through_the_seeds_spread():
+    from pipeline.claims import compare, compare_paired
+    from pipeline.sweep import Stat
+
+    fused, primary = [1.81, 5.5], [2.37, 6.1]  # two seeds far apart, the same gain on each
+    assert compare(Stat.of(fused), Stat.of(primary))[1] == "within noise"  # Welch: seeds differ too much
+    assert compare_paired(Stat.of([f - p for f, p in zip(fused, primary, strict=True)])) == "lower"
+    assert compare_paired(Stat.of([-2.0, -3.0, -1.0])) == "within noise"  # 2 < t(2) 4.30 x 1 / sqrt 3
+    assert compare_paired(Stat.of([0.4])) == "higher; one seed, no noise estimate"
