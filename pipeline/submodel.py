@@ -4,12 +4,14 @@ For every trained run under ``target``: the network predicts boundary traces of 
 of Omega' (boundary models directly; full-field models through their fields' values on the loop), an
 FE model of Omega' alone re-solves the zone for the train and test samples, and eps "after zoom" is
 computed exactly as in training. Beyond the paper, the same file holds the error of the trace alone,
-the interior error, and the wall time of surrogate + submodel against the full FE solve of the same
-test samples, and for weight-averaged runs (``train.average_last``) the errors after zoom of the last
-epoch's weights too (``submodel.last_iterate``). Writes ``submodel.json`` (and ``zoom_example.npz``
-for the report) in each run folder; runs that fail are reported by name and the others carry on.
-Honours ``device`` (the network's), ``threads``, ``progress`` and ``metrics.*`` (the eps after zoom);
-a run is refused on data other than it was trained on.
+the interior error, the errors after zoom under the other trace constructions of ``trace.compare``
+(``by_trace``: how the predicted u and v become boundary data in time, ``conf/trace/``), the wall
+time of surrogate + submodel against the full FE solve of the same test samples, and for
+weight-averaged runs (``train.average_last``) the errors after zoom of the last epoch's weights too
+(``submodel.last_iterate``). Writes ``submodel.json`` (and ``zoom_example.npz`` for the report) in
+each run folder; runs that fail are reported by name and the others carry on. Honours ``device``
+(the network's), ``threads``, ``progress``, ``trace`` and ``metrics.*`` (the eps after zoom); a run
+is refused on data other than it was trained on.
 """
 
 from __future__ import annotations

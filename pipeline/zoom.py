@@ -1,7 +1,9 @@
 """What the submodel stage and the baselines share: a dataset's FE models, and one "zoom" of a split.
 
 A zoom takes a surrogate's prediction of a split (full fields on Omega' or traces on its boundary
-loop), drives the FE model of Omega' alone with the traces, and returns the re-solved zone fields.
+loop), makes boundary data of the traces with a trace construction (``fe.trace``, built by
+``Traces`` from ``conf/trace/``), drives the FE model of Omega' alone with them, and returns the
+re-solved zone fields.
 Networks (``pipeline.submodel``) and non-neural baselines (``pipeline.baselines``) go through the
 same code, so their errors after zoom are comparable.
 """
