@@ -198,7 +198,7 @@ def traces(sweep: Sweep) -> list[str]:
     same runs (a paired comparison: the seeds' spread cancels)."""
     out = []
     for name in sweep.compared_traces:
-        lines, outcomes = [], []
+        lines, outcomes, signs = [], [], []
         for group in (g for _, g in sorted(sweep.groups.items())):
             docs = [c["submodel"] for c in group if name in c.get("submodel", {}).get("by_trace", {})]
             parts = []
@@ -207,6 +207,7 @@ def traces(sweep: Sweep) -> list[str]:
                 pairs = [(x, y) for x, y in pairs if x is not None and y is not None]
                 if not pairs:
                     continue
+                signs += [x < y for x, y in pairs]
                 a, b = Stat.of([x for x, _ in pairs]), Stat.of([y for _, y in pairs])
                 how = compare_paired(Stat.of([x - y for x, y in pairs]))
                 outcomes.append(how)
@@ -216,7 +217,8 @@ def traces(sweep: Sweep) -> list[str]:
                     f"  - {group[0]['metrics']['label']} / {group[0]['metrics']['reg_label']}: " + "; ".join(parts)
                 )
         title = f"Beyond the paper: the {name} trace lowers the error after zoom (vs {sweep.trace}, same runs, u and v)"
-        out += [f"- **{title}**: {_verdict(outcomes, 'lower')}", *lines]
+        tally = f"; {sum(signs)} of {len(signs)} per-run changes lower" if signs else ""
+        out += [f"- **{title}**: {_verdict(outcomes, 'lower')}{tally}", *lines]
     return out
 
 

@@ -127,7 +127,7 @@ def test_a_sweep_keeps_one_primary_trace_and_tables_the_others(tmp_path):
     from pipeline.sweep import collect
 
     said = "\n".join(traces(collect(sweep, baselines=base)))
-    assert "the fused trace lowers the error after zoom (vs as_predicted, same runs, u and v)**: within noise" in said
+    assert "(vs as_predicted, same runs, u and v)**: within noise; 6 of 6 per-run changes lower" in said
     assert "conv3d / basic: u 2.00 ± 1.00% (n=3) vs 4.00 ± 1.00% (n=3): -2.00 (within noise)" in said
 
 
