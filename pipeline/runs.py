@@ -7,13 +7,13 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import hydra
 import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
 from fe import dataset
 from pipeline.artefacts import CHECKPOINT, METRICS, ConfigError, RunError, check_data, short
+from pipeline.config import instantiate
 from surrogate import checkpoint
 from surrogate.checkpoint import CheckpointError
 from surrogate.models import Geometry, TwoFieldSurrogate
@@ -57,10 +57,7 @@ def geometry(ds: dataset.Dataset) -> Geometry:
 
 def regularization(cfg: DictConfig) -> Regularization:
     """The ``reg`` group's object (its checks run here, once)."""
-    try:
-        return hydra.utils.instantiate(cfg.reg)
-    except Exception as err:  # Hydra wraps the object's own ValueError
-        raise ConfigError(f"reg={cfg.reg.get('name')}: {err.__cause__ or err}") from None
+    return instantiate(cfg.reg, f"reg={cfg.reg.get('name')}")
 
 
 def model_spec(cfg: DictConfig, geom: Geometry) -> dict:

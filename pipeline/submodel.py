@@ -30,12 +30,12 @@ from pipeline.artefacts import (
     EXAMPLE,
     SUBMODEL,
     USER_ERRORS,
-    ConfigError,
     RunError,
     save_npz,
     user_errors,
     write_json,
 )
+from pipeline.config import instantiate
 from pipeline.provenance import record
 from pipeline.runs import load_run, run_dirs
 from pipeline.validate import check_submodel
@@ -48,13 +48,7 @@ log = logging.getLogger(__name__)
 def parent_schemes(cfg: DictConfig) -> dict[str, object]:
     """The other parents to time (``submodel.parent_schemes``: name -> time scheme), each built from
     its ``_target_``; one that cannot be built is a ConfigError naming it."""
-    out = {}
-    for name, node in cfg.submodel.parent_schemes.items():
-        try:
-            out[str(name)] = hydra.utils.instantiate(node)
-        except Exception as err:  # Hydra wraps the scheme's own ValueError: report the cause
-            raise ConfigError(f"submodel.parent_schemes.{name}: {err.__cause__ or err}") from None
-    return out
+    return {str(k): instantiate(v, f"submodel.parent_schemes.{k}") for k, v in cfg.submodel.parent_schemes.items()}
 
 
 def submodel_run(

@@ -16,7 +16,6 @@ from pathlib import Path
 
 from mpi4py import MPI
 
-import hydra
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
@@ -26,6 +25,7 @@ from fe.submodel import Submodel
 from fe.timestepping import TimeGrid
 from fe.trace import AsPredicted
 from pipeline.artefacts import ConfigError
+from pipeline.config import instantiate
 from pipeline.datajob import data_job
 from pipeline.runs import load_splits
 from surrogate.metrics import ErrorSpec, epsilon
@@ -47,10 +47,7 @@ class Traces:
 
     @staticmethod
     def _build(node: DictConfig, key: str):
-        try:
-            built = hydra.utils.instantiate(node)
-        except Exception as err:  # Hydra wraps the construction's own ValueError: report the cause
-            raise ConfigError(f"{key}: {err.__cause__ or err}") from None
+        built = instantiate(node, key)
         if not callable(built):
             raise ConfigError(f"{key}: {built!r} is not a trace construction (a callable (times, u, v) -> (u, v))")
         return built
