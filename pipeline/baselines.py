@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from functools import partial
 from pathlib import Path
 
 import hydra
@@ -73,13 +74,9 @@ def run(cfg: DictConfig) -> Path:
             pred = pair.predict(ds.params)  # once per split: scored, then its traces drive the zoom
             scores = score_split(*pred, ds, FIELD, spec, v_sigma)
             if context is not None:
-                zoomed = zoom_split(*pred, FIELD, ds, context.submodel, int(cfg.block_size), traces.primary)
-                scores.update(zoom_errors(zoomed, ds, spec))
-                others = traces.score_others(*pred, FIELD, ds, context.submodel, int(cfg.block_size), spec)
-                for trace, node in others.items():
-                    by = res.setdefault("by_trace", {}).setdefault(trace, {"construction": node.pop("construction")})
-                    for key, value in node.items():
-                        by.setdefault(key, {})[split] = value
+                zoom = partial(zoom_split, *pred, FIELD, ds, context.submodel, int(cfg.block_size))
+                scores.update(zoom_errors(zoom(trace=traces.primary), ds, spec))
+                traces.score_others(zoom, ds, spec, split, res.setdefault("by_trace", {}))
             for key, value in scores.items():
                 res.setdefault(key, {})[split] = value
         res["physics"] = {"euler_residual": res.pop("euler_residual")}

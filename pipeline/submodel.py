@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 from pathlib import Path
 
 import hydra
@@ -101,14 +102,11 @@ def submodel_run(
         start = time.perf_counter()
         pred_u, pred_v = run.predict(ds.params)
         surrogate_s = time.perf_counter() - start
-        res = zoom_split(pred_u, pred_v, run.model.target, ds, ctx.submodel, block, traces.primary)
+        zoom = partial(zoom_split, pred_u, pred_v, run.model.target, ds, ctx.submodel, block)
+        res = zoom(trace=traces.primary)
         for key, value in zoom_errors(res, ds, spec).items():
             out[key][split] = value
-        others = traces.score_others(pred_u, pred_v, run.model.target, ds, ctx.submodel, block, spec)
-        for name, scores in others.items():
-            node = out["by_trace"].setdefault(name, {"construction": scores.pop("construction")})
-            for key, value in scores.items():
-                node.setdefault(key, {})[split] = value
+        traces.score_others(zoom, ds, spec, split, out["by_trace"])
         if split == "test":
             k = int(cfg.submodel.example_sample) % ds.params.shape[0]
             example = {

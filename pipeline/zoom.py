@@ -56,21 +56,16 @@ class Traces:
         return {"name": self.name, "construction": repr(self.primary)}
 
     def score_others(
-        self,
-        pred_u: np.ndarray,
-        pred_v: np.ndarray,
-        target: Target,
-        ds: dataset.Dataset,
-        sub: Submodel,
-        block: int,
-        spec: ErrorSpec,
-    ) -> dict:
-        """eps after zoom and of the trace, for u and v, under each construction of ``compare``."""
-        out = {}
+        self, zoom: Callable[..., dict], ds: dataset.Dataset, spec: ErrorSpec, split: str, by_trace: dict
+    ) -> None:
+        """Into ``by_trace[name]`` (submodel.json, baselines.json), eps after zoom and of the trace
+        for ``split`` under each construction of ``compare``; ``zoom(trace=...)`` is ``zoom_split``
+        with the split's prediction bound (``functools.partial``)."""
         for name, trace in self.compare.items():
-            errors = zoom_errors(zoom_split(pred_u, pred_v, target, ds, sub, block, trace), ds, spec)
-            out[name] = {"construction": repr(trace), **{k: errors[k] for k in ("eps_zoom", "eps_trace")}}
-        return out
+            errors = zoom_errors(zoom(trace=trace), ds, spec)
+            node = by_trace.setdefault(name, {"construction": repr(trace)})
+            for key in ("eps_zoom", "eps_trace"):
+                node.setdefault(key, {})[split] = errors[key]
 
 
 def interior(fields: np.ndarray) -> np.ndarray:
