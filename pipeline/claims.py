@@ -30,9 +30,14 @@ def eps_test_u(cell: dict) -> float:
     return 100 * float(cell["metrics"]["eps"]["test"]["u"])
 
 
+def _zoom(doc: dict, field: str) -> float | None:
+    """Test eps after zoom (%) of ``field`` in a submodel.json or one of its ``by_trace`` entries."""
+    zoom = doc.get("eps_zoom", {}).get("test")
+    return None if zoom is None else 100 * float(zoom[field])
+
+
 def zoom_u(cell: dict) -> float | None:
-    zoom = cell.get("submodel", {}).get("eps_zoom", {}).get("test")
-    return None if zoom is None else 100 * float(zoom["u"])
+    return _zoom(cell.get("submodel", {}), "u")
 
 
 def gap_u(cell: dict) -> float:
@@ -176,12 +181,6 @@ def against_baselines(sweep: Sweep) -> list[str]:
         f"- **Networks against the best baseline** ({best['label']}, test eps u {ref:.2f}%): "
         f"{len(beating)} of {len(cells)} cells lower{': ' + ', '.join(beating) if beating else ''}"
     ]
-
-
-def _zoom(doc: dict, field: str) -> float | None:
-    """Test eps after zoom (%) of ``field`` in a submodel.json or one of its ``by_trace`` entries."""
-    zoom = doc.get("eps_zoom", {}).get("test")
-    return None if zoom is None else 100 * float(zoom[field])
 
 
 def compare_paired(diffs: Stat) -> str:
