@@ -185,7 +185,7 @@ def _one_trace(sweep: Sweep) -> None:
         return
     sweep.trace = max(sorted(set(names)), key=names.count)
     for cell, name in zip(scored, names, strict=True):
-        if name != sweep.trace and not _swap_trace(cell["submodel"], sweep.trace):
+        if name != sweep.trace and not _swap_trace(cell["submodel"], cell["submodel"].get("trace", {}), sweep.trace):
             sweep.problems.append(
                 f"run {cell['run']}: scored after zoom with the {name} trace, the sweep's other runs with "
                 f"{sweep.trace}; its errors after zoom are left out (re-run pipeline.submodel with trace={sweep.trace})"
@@ -193,14 +193,15 @@ def _one_trace(sweep: Sweep) -> None:
             del cell["submodel"]
 
 
-def _swap_trace(doc: dict, want: str) -> bool:
-    """Make ``want`` (one of ``doc``'s by_trace) the primary of ``doc``, in place; False if absent."""
+def _swap_trace(doc: dict, primary: dict, want: str) -> bool:
+    """Make ``want`` (one of ``doc``'s by_trace) its primary construction in place of ``primary``
+    (the descriptor of the one behind its eps_zoom); False if ``doc`` has no such scores."""
     by = doc.get("by_trace", {})
     if want not in by:
         return False
-    have = trace_name(doc)
+    have = trace_name({"trace": primary})
     kept = {k: doc[k] for k in ("eps_zoom", "eps_trace") if k in doc}
-    by[have] = {"construction": doc.get("trace", {}).get("construction", have), **kept}
+    by[have] = {"construction": primary.get("construction", have), **kept}
     new = by.pop(want)
     doc.update({k: new[k] for k in ("eps_zoom", "eps_trace") if k in new})
     doc["trace"] = {"name": want, "construction": new.get("construction", want)}
@@ -240,8 +241,7 @@ def _baselines(sweep: Sweep, path: str | Path | None) -> dict | None:
     doc["path"] = str(path)
     if sweep.trace and trace_name(doc) != sweep.trace:  # reference rows under the runs' construction
         for method in doc.get("methods", {}).values():
-            method["trace"] = doc.get("trace", {})
-            if "eps_zoom" in method and not _swap_trace(method, sweep.trace):
+            if "eps_zoom" in method and not _swap_trace(method, doc.get("trace", {}), sweep.trace):
                 sweep.problems.append(
                     f"{path}: {method.get('label')} has no errors after zoom with the {sweep.trace} trace; "
                     "no such reference row (re-run python -m pipeline.baselines)"
