@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from pipeline.artefacts import shown
@@ -45,7 +45,7 @@ def _get(*keys: str, scale: float = 1.0) -> Callable[[dict], float | None]:
     return pick
 
 
-def tables(protocol: str | None, traces: list[str] = ()) -> list[Table]:
+def tables(protocol: str | None, traces: Sequence[str] = ()) -> list[Table]:
     """The tables of a sweep run at ``protocol``, with the errors after zoom under each trace
     construction of ``traces`` (``submodel.json: by_trace``) beside the primary one."""
     long = protocol == "long"

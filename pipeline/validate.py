@@ -147,7 +147,7 @@ def check_trace(cfg: DictConfig) -> None:
     if not OmegaConf.is_dict(compare) or not all(OmegaConf.is_dict(n) and "_target_" in n for n in compare.values()):
         raise ConfigError(
             f"trace.compare={compare}: must map names to constructions with a _target_, "
-            "e.g. {fused: {_target_: fe.trace.Fused, rho: 1.0}}"
+            "e.g. {fused: {_target_: fe.trace.Fused, rho: 2.0}}"
         )
     if name in compare:
         raise ConfigError(f"trace.compare.{name}: the primary construction's name; compare others only")
