@@ -123,3 +123,10 @@ def test_the_stage_reports_broken_runs_by_name_and_carries_on(tiny_data, tmp_pat
         assert on_disk["timing"]["full_fe_s"] > 0 and on_disk["timing"]["speedup"] > 0
         assert set(np.load(sweep / name / "zoom_example.npz").files) >= {"u_ref", "u_zoom", "t"}
     assert not list(Path(sweep).rglob("*.tmp*"))
+    # the primary and the compared construction swap places, figure for figure, under trace=fused
+    monkeypatch.setattr(pipeline.submodel, "load_run", real)
+    before = results["conv1d_boundary-basic"]
+    after = submodel_stage(compose("submodel", [*base, f"target={sweep / 'conv1d_boundary-basic'}", "trace=fused"]))[0]
+    after = after["conv1d_boundary-basic"]
+    assert after["trace"]["name"] == "fused" and after["eps_zoom"] == before["by_trace"]["fused"]["eps_zoom"]
+    assert after["by_trace"]["as_predicted"]["eps_zoom"] == before["eps_zoom"]
