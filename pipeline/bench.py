@@ -1,6 +1,6 @@
 """``make bench``: print the benchmark figures (and ratios measured in the same run).
 
-``python -m pipeline.bench [fe|surrogate|factors|surrogate3d|compile ...]``; with no argument every section
+``python -m pipeline.bench [fe|surrogate|factors|activation|surrogate3d|compile ...]``; with no argument every section
 runs but ``compile`` (opt-in: it compiles five models, minutes).
 """
 
@@ -15,9 +15,11 @@ SECTIONS = {
     "surrogate": ("bench_surrogate", "bench", "report"),
     "surrogate3d": ("bench_surrogate", "bench_3d", "report"),
     "factors": ("bench_factors", "bench", "report"),
+    "activation": ("bench_activation", "bench", "report"),
     "compile": ("bench_surrogate", "bench_compile", "report_compile"),
 }
-DEFAULT = ("fe", "surrogate", "factors", "surrogate3d")  # compile is opt-in: it compiles five models (minutes)
+# compile is opt-in: it compiles five models (minutes)
+DEFAULT = ("fe", "surrogate", "factors", "activation", "surrogate3d")
 
 
 def main(argv: list[str]) -> None:

@@ -97,9 +97,11 @@ def machine_limits(rounds: int = 7) -> dict[str, float]:
     return {"matmul_gflops": 2 * n**3 / t["mm"] / 1e9, "copy_gbs": 2 * src.numel() * 4 / t["copy"] / 1e9}
 
 
-def bench_trainer(name: str, reg: str, geom: Geometry, tmp: Path, compile: bool = False) -> Trainer:
+def bench_trainer(
+    name: str, reg: str, geom: Geometry, tmp: Path, compile: bool = False, overrides: tuple[str, ...] = ()
+) -> Trainer:
     """The training stage's own ``Trainer`` on random data of the preset's shape (one batch)."""
-    cfg = compose("train", [f"model={name}", f"reg={reg}"])
+    cfg = compose("train", [f"model={name}", f"reg={reg}", *overrides])
     model = build_model(cfg, geom)
     spec = TrainSpec(**{k: v for k, v in cfg.train.items() if k != "name"})
     rng = np.random.default_rng(0)
@@ -123,10 +125,10 @@ def train_step(trainer: Trainer) -> Callable[[], None]:
 
 
 def _trainer_step(
-    name: str, reg: str, geom: Geometry, tmp: Path, compile: bool = False
+    name: str, reg: str, geom: Geometry, tmp: Path, compile: bool = False, overrides: tuple[str, ...] = ()
 ) -> tuple[Callable, Callable, dict]:
     """A bench trainer's step, its 1-sample prediction, and what the tables print of it."""
-    trainer = bench_trainer(name, reg, geom, tmp, compile)
+    trainer = bench_trainer(name, reg, geom, tmp, compile, overrides)
     model = trainer.model
 
     @torch.no_grad()

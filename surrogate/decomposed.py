@@ -42,6 +42,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from surrogate.activations import ELU
+
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 
@@ -258,7 +260,7 @@ class DecomposedConv(nn.Module):
         rank: int,
         periodic: Sequence[bool] | None = None,
         nonlinear: bool = False,
-        activation: Callable[[], nn.Module] = nn.ELU,
+        activation: Callable[[], nn.Module] = ELU,
         bias: bool = True,
         impl: str | None = None,
         channels_last: bool = True,

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from surrogate.activations import ELU
 from surrogate.layers import Reshape, coarse_shape, conv_factory, conv_stage, mlp_block
 from surrogate.targets import Target
 from surrogate.targets import target as target_strategy
@@ -71,7 +72,7 @@ class TwoFieldSurrogate(nn.Module):
         geometry: Geometry,
         batch_norm: bool = False,
         shared: bool = False,
-        activation: Callable[[], nn.Module] = nn.ELU,
+        activation: Callable[[], nn.Module] = ELU,
         head_layers: int | None = None,
     ):
         super().__init__()
