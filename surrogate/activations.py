@@ -40,7 +40,8 @@ def elu(x: torch.Tensor) -> torch.Tensor:
 
 
 class ELU(nn.Module):
-    """Drop-in for ``torch.nn.ELU()`` (alpha = 1), 9x faster forward on the CPU (``make bench``)."""
+    """Drop-in for ``torch.nn.ELU()`` (alpha = 1): on the CPU about 9x faster forward, 4.8x forward +
+    backward (``make bench``, section activation)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return elu(x)

@@ -17,6 +17,10 @@ from surrogate.activations import ELU, elu
 CONF = Path(__file__).resolve().parent.parent / "conf"
 
 
+def _activations(model: nn.Module) -> set[type]:
+    return {type(a) for a in model.modules() if isinstance(a, (ELU, nn.ELU))}
+
+
 def test_values_and_gradients_are_torchs_elu_to_a_float32_ulp():
     torch.manual_seed(0)
     x = (4 * torch.randn(6, 8, 9, 7, 5)).contiguous(memory_format=torch.channels_last_3d).requires_grad_()
@@ -55,12 +59,11 @@ def test_every_model_config_uses_it_and_an_old_run_rebuilds_with_torch_elu(tiny_
         assert cfg.model.activation._target_ == "surrogate.activations.ELU", name
     cfg = compose("train", ["data=tiny", f"paths.data_dir={tiny_data.parent}", "model=conv2_5d"])
     geom = geometry(load_data(cfg)[0])
-    acts = lambda m: {type(a) for a in m.modules() if isinstance(a, (ELU, nn.ELU))}  # noqa: E731
-    assert acts(build_model(cfg, geom)) == {ELU}
+    assert _activations(build_model(cfg, geom)) == {ELU}
     # a run made before the switch stored torch.nn.ELU in its checkpoint's spec: it rebuilds with it
     old = model_spec(cfg, geom)
     old["activation"]["_target_"] = "torch.nn.ELU"
-    assert acts(checkpoint.build(old)) == {nn.ELU}
+    assert _activations(checkpoint.build(old)) == {nn.ELU}
 
 
 def test_a_model_predicts_the_same_with_either_elu(tiny_data):
@@ -77,9 +80,16 @@ def test_a_model_predicts_the_same_with_either_elu(tiny_data):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
-def test_the_bench_section_times_both():
-    from pipeline.bench_activation import bench, report
+def test_the_bench_section_times_torchs_elu_against_ours(tmp_path):
+    """The A/B is only an A/B if its 'torch' step really trains a torch.nn.ELU model."""
+    from pipeline.bench_activation import OLD, bench, report
+    from pipeline.bench_surrogate import bench_trainer
+    from surrogate.models import Geometry
 
+    geom = Geometry(9, 9, 9, 32)
+    for over, want in ((OLD, nn.ELU), ((), ELU)):
+        assert _activations(bench_trainer("conv2_5db", "basic", geom, tmp_path, overrides=over).model) == {want}
     out = bench(rounds=1, models=("conv2_5db",))
-    assert out["models"]["conv2_5db"]["speedup"] > 0 and out["layer"]["torch_s"] > 0
-    assert "Conv2.5Db / Basic, training step" in report(out)
+    m = out["models"]["conv2_5db"]
+    assert m["speedup"] == pytest.approx(m["torch_s"] / m["ours_s"])
+    assert f"| Conv2.5Db / Basic, training step | {1e3 * m['torch_s']:.1f} ms |" in report(out)
