@@ -16,7 +16,7 @@ SECTIONS = {
     "surrogate3d": ("bench_surrogate", "bench_3d", "report"),
     "factors": ("bench_factors", "bench", "report"),
     "activation": ("bench_activation", "bench", "report"),
-    "compile": ("bench_surrogate", "bench_compile", "report_compile"),
+    "compile": ("bench_compile", "bench", "report"),
 }
 # compile is opt-in: it compiles five models (minutes)
 DEFAULT = ("fe", "surrogate", "factors", "activation", "surrogate3d")

@@ -9,43 +9,31 @@ set to ``torch.nn.ELU`` (the runs made before the switch) and left at the defaul
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import torch
 from torch import nn
 
-from pipeline.bench_surrogate import _trainer_step, default_geometry, median_times
+from pipeline.bench_ab import Variant, ab_steps
 from surrogate.activations import ELU
 
 MODELS = ("conv3d", "conv2_5d", "conv2_5db", "conv2d_t")
 OLD = ("model.activation._target_=torch.nn.ELU",)
+VARIANTS = {"torch": Variant(OLD), "ours": Variant()}
 
 
 def bench(rounds: int = 9, models: tuple[str, ...] = MODELS) -> dict:
     """Median times of the activation alone and of each model's step, torch.nn.ELU and ours."""
-    out: dict = {"threads": torch.get_num_threads(), "layer": {}, "models": {}}
     x = torch.randn(10, 32, 33, 17, 17).contiguous(memory_format=torch.channels_last_3d).requires_grad_()
     g = torch.randn_like(x)
-    steps = {}
-    for kind, act in (("torch", nn.ELU()), ("ours", ELU())):
 
-        def layer(act=act) -> None:
-            x.grad = None
-            act(x).backward(g)
+    def layer(act: nn.Module) -> None:
+        x.grad = None
+        act(x).backward(g)
 
-        steps[f"layer|{kind}"] = layer
-    geom = default_geometry()
-    with tempfile.TemporaryDirectory() as tmp:
-        for name in models:
-            for kind, over in (("torch", OLD), ("ours", ())):
-                step, _, info = _trainer_step(name, "basic", geom, Path(tmp), overrides=over)
-                step()  # warm up the allocator and oneDNN's kernel choice
-                steps[f"{name}|{kind}"] = step
-                out["models"].setdefault(name, {"label": info["label"]})
-        for key, t in median_times(steps, rounds).items():
-            name, kind = key.split("|")
-            (out["layer"] if name == "layer" else out["models"][name])[f"{kind}_s"] = t
+    acts = {"torch": nn.ELU(), "ours": ELU()}
+    ab = ab_steps(models, VARIANTS, rounds, extra={k: lambda a=a: layer(a) for k, a in acts.items()})
+    out: dict = {"threads": torch.get_num_threads(), "layer": {f"{k}_s": t for k, t in ab.extra.items()}, "models": {}}
+    for name, m in ab.models.items():
+        out["models"][name] = {"label": m["label"], **{f"{k}_s": m[k]["step_s"] for k in VARIANTS}}
     for r in [out["layer"], *out["models"].values()]:
         r["speedup"] = r["torch_s"] / r["ours_s"]
     return out

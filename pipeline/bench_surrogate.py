@@ -124,7 +124,7 @@ def train_step(trainer: Trainer) -> Callable[[], None]:
     return step
 
 
-def _trainer_step(
+def trainer_step(
     name: str, reg: str, geom: Geometry, tmp: Path, compile: bool = False, overrides: tuple[str, ...] = ()
 ) -> tuple[Callable, Callable, dict]:
     """A bench trainer's step, its 1-sample prediction, and what the tables print of it."""
@@ -191,7 +191,7 @@ def bench(
         for name in models:
             for reg in REGS:
                 key = f"{name}-{reg}"
-                step, predict, info = _trainer_step(name, reg, geom, Path(tmp))
+                step, predict, info = trainer_step(name, reg, geom, Path(tmp))
                 for _ in range(2):  # warm up the allocator and oneDNN's kernel choice
                     step()
                     predict()
@@ -215,47 +215,6 @@ def bench(
     write_json(out_path, out)
     out["written"] = str(out_path)
     return out
-
-
-COMPILE_MODELS = ("conv2d_t", "conv2_5db", "conv3d", "conv1d_boundary", "fc_t_boundary")
-
-
-def bench_compile(rounds: int = 7, models: tuple[str, ...] = COMPILE_MODELS) -> dict:
-    """The ``compile=true`` ablation: each model's step eager and through torch.compile, interleaved,
-    with the one-off compile time (the first two compiled steps). Opt-in: compiling takes minutes."""
-    geom = default_geometry()
-    steps, out = {}, {"geometry": geom.__dict__, "threads": torch.get_num_threads(), "models": {}}
-    with tempfile.TemporaryDirectory() as tmp:
-        for name in models:
-            for compiled in (False, True):
-                step, _, info = _trainer_step(name, "basic", geom, Path(tmp), compile=compiled)
-                start = time.perf_counter()
-                step()
-                step()
-                key = f"{name}-{'compiled' if compiled else 'eager'}"
-                steps[key] = step
-                out["models"][key] = {**info, "warmup_s": time.perf_counter() - start}
-        for key, t in median_times(steps, rounds).items():
-            out["models"][key]["step_s"] = t
-    out["written"] = str(OUT.with_name("compile.json"))
-    write_json(Path(out["written"]), out)
-    return out
-
-
-def report_compile(out: dict) -> str:
-    lines = [
-        f"torch.compile ablation ({out['threads']} thread(s), default preset, Basic, medians of interleaved rounds):",
-        "",
-        "| model | eager step | compiled step | eager / compiled | compile time (first 2 steps) |",
-        "|---|---|---|---|---|",
-    ]
-    for name in dict.fromkeys(k.rsplit("-", 1)[0] for k in out["models"]):
-        e, c = out["models"][f"{name}-eager"], out["models"][f"{name}-compiled"]
-        lines.append(
-            f"| {e['label']} | {1e3 * e['step_s']:.1f} ms | {1e3 * c['step_s']:.1f} ms | "
-            f"{e['step_s'] / c['step_s']:.2f}x | {c['warmup_s']:.0f} s |"
-        )
-    return "\n".join([*lines, f"written: {out['written']}"])
 
 
 def bench_3d(rounds: int = 5, latency_rounds: int = 11) -> dict:

@@ -29,3 +29,33 @@ def test_grid_estimate_matches_hand_arithmetic():
 def test_plan_is_the_papers_short_grid():
     """The config's grid: 1000 epochs of batch 10 over 100 samples, the six regularisations."""
     assert plan_of() == GridPlan(epochs=1000, n_train=100, batch_size=10, regs=6, jobs=2)
+
+
+def test_every_bench_section_names_functions_that_exist_and_unknown_sections_are_refused():
+    """``make bench`` resolves its sections lazily: a renamed function would only fail at bench time."""
+    import importlib
+
+    from pipeline.bench import DEFAULT, SECTIONS, main
+
+    for module, measure, report in SECTIONS.values():
+        mod = importlib.import_module(f"pipeline.{module}")
+        assert callable(getattr(mod, measure)) and callable(getattr(mod, report))
+    assert set(DEFAULT) <= set(SECTIONS) and "compile" not in DEFAULT
+    with pytest.raises(SystemExit, match="unknown benchmark section 'gpu'; allowed: fe, surrogate"):
+        main(["gpu"])
+
+
+def test_ab_steps_times_each_variant_of_each_model_and_the_extra_steps_in_one_run():
+    from pipeline.bench_ab import Variant, ab_steps
+
+    calls = []
+    ab = ab_steps(
+        ("conv2_5db",),
+        {"a": Variant(), "b": Variant(("train.batch_size=2",))},
+        rounds=2,
+        extra={"x": lambda: calls.append(1)},
+    )
+    m = ab.models["conv2_5db"]
+    assert m["label"] == "Conv2.5Db" and m["parameters"] > 0
+    assert all(m[k]["step_s"] > 0 and m[k]["warmup_s"] > 0 for k in "ab")
+    assert len(calls) == 2 and ab.extra["x"] >= 0
