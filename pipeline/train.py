@@ -30,13 +30,16 @@ from surrogate.metrics import ErrorSpec
 from surrogate.training import Trainer, TrainSpec, pick_device, predict
 
 log = logging.getLogger(__name__)
+# train.* knobs added after runs were made, with the value that reproduces those runs
+KNOBS_OFF = {"average_last": 0, "warmup_epochs": 0, "schedule": "geometric"}
 
 
 def content(cfg: DictConfig, train: dataset.Dataset) -> dict:
     """What determines a training run's result (paths, progress and threads excluded)."""
     pick = {k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("model", "reg", "train")}
-    if not pick["train"].get("average_last"):
-        pick["train"].pop("average_last", None)  # off: the same fingerprint as runs made before the knob
+    for key, off in KNOBS_OFF.items():  # off: the same fingerprint as runs made before the knob
+        if pick["train"].get(key, off) == off:
+            pick["train"].pop(key, None)
     return {
         **pick,
         "seed": int(cfg.seed),

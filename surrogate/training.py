@@ -30,6 +30,7 @@ from surrogate.regularization import Regularization
 from surrogate.scaling import Scalers
 
 log = logging.getLogger(__name__)
+SCHEDULES = ("geometric", "cosine")
 FUSED_ADAM = ("cpu", "cuda")  # devices with a fused Adam kernel in torch >= 2.4
 __all__ = ["CHECKPOINT", "Scalers", "TrainSpec", "Trainer", "pick_device", "predict"]
 
@@ -46,6 +47,8 @@ class TrainSpec:
     checkpoint_every: int = 50
     scaler_floor: float = 1e-3
     average_last: int = 0  # the model returned is the mean of the weights after the last K epochs (0: off)
+    warmup_epochs: int = 0  # linear warm-up of the lr over the first K epochs (0: off, the paper)
+    schedule: str = "geometric"  # decay from lr to lr_final after the warm-up: geometric (the paper) or cosine
 
     def __post_init__(self):
         def integer(v) -> bool:
@@ -65,15 +68,24 @@ class TrainSpec:
         t = self.times_per_sample
         if t is not None and not (integer(t) and t >= 1):
             raise ValueError(f"train.times_per_sample={t!r}: must be an integer >= 1 or null (all)")
-        k = self.average_last
-        if not (integer(k) and 0 <= k <= self.epochs):
-            raise ValueError(f"train.average_last={k!r}: must be an integer in [0, train.epochs={self.epochs}]")
+        for key in ("average_last", "warmup_epochs"):
+            k = getattr(self, key)
+            if not (integer(k) and 0 <= k <= self.epochs):
+                raise ValueError(f"train.{key}={k!r}: must be an integer in [0, train.epochs={self.epochs}]")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"train.schedule={self.schedule!r}: allowed: {', '.join(SCHEDULES)}")
 
     def lr_at(self, epoch: int) -> float:
-        """Geometric decay from lr (epoch 0) to lr_final (the last epoch); constant if they agree."""
-        if self.epochs == 1:
-            return self.lr
-        return self.lr * (self.lr_final / self.lr) ** (epoch / (self.epochs - 1))
+        """The lr of ``epoch``: a linear warm-up to lr over ``warmup_epochs`` (lr/K, 2 lr/K, .., lr), then a
+        geometric or cosine decay from lr to lr_final at the last epoch; constant if they agree."""
+        w = self.warmup_epochs
+        if epoch < w:
+            return self.lr * (epoch + 1) / w
+        span = self.epochs - 1 - max(w - 1, 0)  # the decay runs from the warm-up's last epoch to the last
+        s = (epoch - max(w - 1, 0)) / span if span > 0 else 0.0
+        if self.schedule == "cosine":
+            return self.lr_final + (self.lr - self.lr_final) * (1 + math.cos(math.pi * s)) / 2
+        return self.lr * (self.lr_final / self.lr) ** s
 
 
 def pick_device(name: str) -> torch.device:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -227,3 +228,33 @@ def test_fused_adam_matches_the_per_parameter_loop_and_old_checkpoints_resume_un
     resumed.optimizer.step()
     loop.step()
     assert all(torch.equal(m, t) for m, t in zip(resumed.model.parameters(), ref, strict=True))
+
+
+def test_lr_schedules_against_hand_values():
+    """Geometric is the paper's (bit for bit the formula runs were made with); warm-up is linear to lr;
+    cosine ends at lr_final; a bad schedule or warm-up is named."""
+    from surrogate.training import TrainSpec
+
+    s = TrainSpec(epochs=5, lr=1e-3, lr_final=1e-4)
+    assert [s.lr_at(e) for e in range(5)] == [1e-3 * 0.1 ** (e / 4) for e in range(5)]
+    c = TrainSpec(epochs=7, lr=1e-3, lr_final=1e-5, warmup_epochs=2, schedule="cosine")
+    want = [5e-4, 1e-3] + [1e-5 + (1e-3 - 1e-5) * (1 + math.cos(math.pi * k / 5)) / 2 for k in range(1, 6)]
+    assert [c.lr_at(e) for e in range(7)] == pytest.approx(want, rel=1e-12)
+    g = TrainSpec(epochs=4, lr=1e-3, lr_final=1e-4, warmup_epochs=2)
+    assert [g.lr_at(e) for e in range(4)] == pytest.approx([5e-4, 1e-3, 1e-3 * 0.1**0.5, 1e-4], rel=1e-12)
+    assert TrainSpec(epochs=3, warmup_epochs=3).lr_at(2) == 1e-3
+    with pytest.raises(ValueError, match=r"train\.schedule='onecycle': allowed: geometric, cosine"):
+        TrainSpec(schedule="onecycle")
+    with pytest.raises(ValueError, match=r"train\.warmup_epochs=9: must be an integer in \[0, train\.epochs=5\]"):
+        TrainSpec(epochs=5, warmup_epochs=9)
+
+
+def test_schedule_knobs_off_keep_the_fingerprint_of_runs_made_before_them(tiny_data, train_cfg):
+    from fe import dataset
+    from pipeline.train import content
+
+    data = dataset.load(tiny_data / "train.h5")
+    off = content(train_cfg("model=conv2_5db"), data)["train"]
+    assert "warmup_epochs" not in off and "schedule" not in off
+    on = content(train_cfg("model=conv2_5db", "train.warmup_epochs=2", "train.schedule=cosine"), data)["train"]
+    assert on["warmup_epochs"] == 2 and on["schedule"] == "cosine"
