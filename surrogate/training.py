@@ -47,7 +47,7 @@ class TrainSpec:
     checkpoint_every: int = 50
     scaler_floor: float = 1e-3
     average_last: int = 0  # the model returned is the mean of the weights after the last K epochs (0: off)
-    warmup_epochs: int = 0  # linear warm-up of the lr over the first K epochs (0: off, the paper)
+    warmup: float = 0.0  # linear warm-up of the lr over the first round(warmup * epochs) epochs (0: off, the paper)
     schedule: str = "geometric"  # decay from lr to lr_final after the warm-up: geometric (the paper) or cosine
 
     def __post_init__(self):
@@ -68,16 +68,21 @@ class TrainSpec:
         t = self.times_per_sample
         if t is not None and not (integer(t) and t >= 1):
             raise ValueError(f"train.times_per_sample={t!r}: must be an integer >= 1 or null (all)")
-        for key in ("average_last", "warmup_epochs"):
-            k = getattr(self, key)
-            if not (integer(k) and 0 <= k <= self.epochs):
-                raise ValueError(f"train.{key}={k!r}: must be an integer in [0, train.epochs={self.epochs}]")
+        k = self.average_last
+        if not (integer(k) and 0 <= k <= self.epochs):
+            raise ValueError(f"train.average_last={k!r}: must be an integer in [0, train.epochs={self.epochs}]")
+        if not (number(self.warmup) and 0 <= self.warmup < 1):
+            raise ValueError(f"train.warmup={self.warmup!r}: must be a fraction of the epochs in [0, 1)")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"train.schedule={self.schedule!r}: allowed: {', '.join(SCHEDULES)}")
 
+    @property
+    def warmup_epochs(self) -> int:
+        return round(self.warmup * self.epochs)
+
     def lr_at(self, epoch: int) -> float:
-        """The lr of ``epoch``: a linear warm-up to lr over ``warmup_epochs`` (lr/K, 2 lr/K, .., lr), then a
-        geometric or cosine decay from lr to lr_final at the last epoch; constant if they agree."""
+        """The lr of ``epoch``: a linear warm-up to lr over K = round(warmup * epochs) epochs (lr/K, 2 lr/K,
+        .., lr), then a geometric or cosine decay from lr to lr_final at the last epoch; constant if they agree."""
         w = self.warmup_epochs
         if epoch < w:
             return self.lr * (epoch + 1) / w

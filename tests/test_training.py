@@ -237,16 +237,18 @@ def test_lr_schedules_against_hand_values():
 
     s = TrainSpec(epochs=5, lr=1e-3, lr_final=1e-4)
     assert [s.lr_at(e) for e in range(5)] == [1e-3 * 0.1 ** (e / 4) for e in range(5)]
-    c = TrainSpec(epochs=7, lr=1e-3, lr_final=1e-5, warmup_epochs=2, schedule="cosine")
+    c = TrainSpec(epochs=7, lr=1e-3, lr_final=1e-5, warmup=0.3, schedule="cosine")  # 2 warm-up epochs
     want = [5e-4, 1e-3] + [1e-5 + (1e-3 - 1e-5) * (1 + math.cos(math.pi * k / 5)) / 2 for k in range(1, 6)]
     assert [c.lr_at(e) for e in range(7)] == pytest.approx(want, rel=1e-12)
-    g = TrainSpec(epochs=4, lr=1e-3, lr_final=1e-4, warmup_epochs=2)
+    g = TrainSpec(epochs=4, lr=1e-3, lr_final=1e-4, warmup=0.5)
     assert [g.lr_at(e) for e in range(4)] == pytest.approx([5e-4, 1e-3, 1e-3 * 0.1**0.5, 1e-4], rel=1e-12)
-    assert TrainSpec(epochs=3, warmup_epochs=3).lr_at(2) == 1e-3
+    assert TrainSpec(epochs=150, warmup=0.0667).warmup_epochs == 10
+    assert TrainSpec(epochs=2, warmup=0.0667).warmup_epochs == 0  # a fraction: short test runs need no override
     with pytest.raises(ValueError, match=r"train\.schedule='onecycle': allowed: geometric, cosine"):
         TrainSpec(schedule="onecycle")
-    with pytest.raises(ValueError, match=r"train\.warmup_epochs=9: must be an integer in \[0, train\.epochs=5\]"):
-        TrainSpec(epochs=5, warmup_epochs=9)
+    for bad in (1.0, -0.1, "10"):
+        with pytest.raises(ValueError, match=rf"train\.warmup={bad!r}: must be a fraction of the epochs in \[0, 1\)"):
+            TrainSpec(epochs=5, warmup=bad)
 
 
 def test_schedule_knobs_off_keep_the_fingerprint_of_runs_made_before_them(tiny_data, train_cfg):
@@ -255,6 +257,6 @@ def test_schedule_knobs_off_keep_the_fingerprint_of_runs_made_before_them(tiny_d
 
     data = dataset.load(tiny_data / "train.h5")
     off = content(train_cfg("model=conv2_5db"), data)["train"]
-    assert "warmup_epochs" not in off and "schedule" not in off
-    on = content(train_cfg("model=conv2_5db", "train.warmup_epochs=2", "train.schedule=cosine"), data)["train"]
-    assert on["warmup_epochs"] == 2 and on["schedule"] == "cosine"
+    assert "warmup" not in off and "schedule" not in off
+    on = content(train_cfg("model=conv2_5db", "train.warmup=0.2", "train.schedule=cosine"), data)["train"]
+    assert on["warmup"] == 0.2 and on["schedule"] == "cosine"
