@@ -96,9 +96,9 @@ tables: $(STAMP) ## gather a sweep into the paper's tables (SWEEP=results/sweeps
 
 study: $(STAMP) ## regenerate docs/results/small-quick: 3D family x {Basic, BN} x 3 seeds + Conv2.5D E&SL, baselines
 	$(small_data)
-	$(PY) -m pipeline.train -m model=conv3d,conv2_5d,conv2_5db reg=basic,bn seed=0,1,2 train=quick \
+	$(PY) -m pipeline.train -m model=conv3d,conv2_5d,conv2_5db reg=basic,bn seed=0,1,2 train=quick_b10 \
 		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false
-	$(PY) -m pipeline.train -m model=conv2_5d reg=e_sl seed=0,1,2 train=quick \
+	$(PY) -m pipeline.train -m model=conv2_5d reg=e_sl seed=0,1,2 train=quick_b10 \
 		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false
 	$(call finish_study,$(STUDY),docs/results/small-quick)
 
@@ -117,7 +117,7 @@ study-short-avg: $(STAMP) ## docs/results/small-short_avg: 3D family x REGS at s
 study-boundary: $(STAMP) ## regenerate docs/results/small-quick-boundary: 5 boundary models x {Basic, BN, E&SL} x 3 seeds
 	$(small_data)
 	$(PY) -m pipeline.train -m model=$(BOUNDARY_MODELS) \
-		reg=basic,bn,e_sl seed=0,1,2 train=quick hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 \
+		reg=basic,bn,e_sl seed=0,1,2 train=quick_b10 hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 \
 		progress=false hydra.sweep.dir=$(STUDY)-boundary
 	$(call finish_study,$(STUDY)-boundary,docs/results/small-quick-boundary)
 
@@ -137,10 +137,10 @@ study-long-boundary: $(STAMP) ## docs/results/small-long-boundary: boundary mode
 study-3d: $(STAMP) ## 3D speed-up table (docs/results/3d-speedup): small3d/medium3d/paper3d data + baselines, Conv3.5Db on each, Conv3.5D on paper3d, submodel
 	for d in small3d medium3d paper3d; do \
 		$(PY) -m pipeline.data dataset=$$d progress=false; $(PY) -m pipeline.baselines data=$$d progress=false; done
-	$(PY) -m pipeline.train -m data=small3d,medium3d,paper3d model=conv3_5db reg=basic train=quick \
+	$(PY) -m pipeline.train -m data=small3d,medium3d,paper3d model=conv3_5db reg=basic train=quick_b10 \
 		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=$(STUDY3D) \
 		'hydra.sweep.subdir=$${data}-$${model.name}-$${reg.name}-s$${seed}'
-	$(PY) -m pipeline.train -m data=paper3d model=conv3_5d reg=basic train=quick \
+	$(PY) -m pipeline.train -m data=paper3d model=conv3_5d reg=basic train=quick_b10 \
 		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=$(STUDY3D) \
 		'hydra.sweep.subdir=$${data}-$${model.name}-$${reg.name}-s$${seed}'
 	$(PY) -m pipeline.submodel target=$(STUDY3D) progress=false threads=1 $(NEWMARK_CG)
@@ -148,7 +148,7 @@ study-3d: $(STAMP) ## 3D speed-up table (docs/results/3d-speedup): small3d/mediu
 
 study-4d: $(STAMP) ## accuracy cost of the 4D decomposition (docs/results/4d-cost): Conv4D, Conv3.5D, Conv3.5Db on medium3d (Conv4D ~1.5 h per run)
 	$(PY) -m pipeline.data dataset=medium3d progress=false; $(PY) -m pipeline.baselines data=medium3d progress=false
-	$(PY) -m pipeline.train -m data=medium3d model=conv4d,conv3_5d,conv3_5db reg=basic train=quick seed=$(SEEDS) \
+	$(PY) -m pipeline.train -m data=medium3d model=conv4d,conv3_5d,conv3_5db reg=basic train=quick_b10 seed=$(SEEDS) \
 		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=$(STUDY4D) \
 		'hydra.sweep.subdir=$${data}-$${model.name}-$${reg.name}-s$${seed}'
 	$(PY) -m pipeline.submodel target=$(STUDY4D) progress=false threads=1 $(NEWMARK_CG)
