@@ -256,7 +256,7 @@ def test_schedule_knobs_off_keep_the_fingerprint_of_runs_made_before_them(tiny_d
     from pipeline.train import content
 
     data = dataset.load(tiny_data / "train.h5")
-    off = content(train_cfg("model=conv2_5db"), data)["train"]
+    off = content(train_cfg("model=conv2_5db", "train.warmup=0.0", "train.schedule=geometric"), data)["train"]
     assert "warmup" not in off and "schedule" not in off
     on = content(train_cfg("model=conv2_5db", "train.warmup=0.2", "train.schedule=cosine"), data)["train"]
     assert on["warmup"] == 0.2 and on["schedule"] == "cosine"
