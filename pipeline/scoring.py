@@ -6,10 +6,10 @@ import numpy as np
 
 from fe import dataset
 from surrogate.losses import euler_residual_series
-from surrogate.metrics import ErrorSpec, epsilon
+from surrogate.metrics import ErrorSpec, epsilon, spread
 from surrogate.targets import Target
 
-SCORES = ("eps", "eps_t", "eps_by_normaliser", "eps_boundary")
+SCORES = ("eps", "eps_t", "eps_by_normaliser", "eps_boundary", "spread")
 
 
 def score_split(
@@ -17,7 +17,8 @@ def score_split(
 ) -> dict:
     """What is recorded of one split's prediction (a network's or a baseline's): eps and eps(t) under
     ``spec``, eps under both normalisers, eps of the boundary trace it would hand to the submodel,
-    and the trapezoidal Euler residual / sigma_v^2."""
+    the prediction's spread over p relative to the data's (0: one field for every p), and the
+    trapezoidal Euler residual / sigma_v^2."""
     other = ErrorSpec("sample") if spec.normaliser == "time" else ErrorSpec("time", spec.active_threshold)
     out: dict = {key: {} for key in SCORES}
     for f, pred, ref in zip(("u", "v"), (u_hat, v_hat), target.arrays(ds), strict=True):
@@ -26,5 +27,6 @@ def score_split(
         out["eps_by_normaliser"][f] = {spec.normaliser: e["eps"], other.normaliser: epsilon(pred, ref, other)["eps"]}
         trace = target.trace(pred, ds.boundary_index)
         out["eps_boundary"][f] = epsilon(trace, getattr(ds, f"boundary_{f}"), spec)["eps"]
+        out["spread"][f] = spread(pred, ref)
     out["euler_residual"] = euler_residual_series(u_hat, v_hat, float(ds.t[1] - ds.t[0]), v_sigma)
     return out

@@ -155,6 +155,11 @@ def collect(root: str | Path, baselines: str | Path | None = None, records: Sequ
             continue
         seen[(*key, seed)] = cell
         sweep.groups.setdefault(key, []).append(cell)
+        sweep.problems += [
+            f"run {name}: its {f} network collapsed (the same field for every p: its training diverged); "
+            "its figures are tabulated as they are"
+            for f in metrics.get("collapsed", [])
+        ]
         sweep.protocol = sweep.protocol or _protocol(metrics)
         sweep.eps_definition = sweep.eps_definition or metrics.get("eps_definition")
     for group in sweep.groups.values():

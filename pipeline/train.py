@@ -26,7 +26,7 @@ from pipeline.runs import build_model, geometry, load_data, model_spec, regulari
 from pipeline.scoring import SCORES, score_split
 from pipeline.validate import check_train
 from surrogate.losses import euler_residual_series
-from surrogate.metrics import ErrorSpec
+from surrogate.metrics import COLLAPSED, ErrorSpec
 from surrogate.training import Trainer, TrainSpec, pick_device, predict
 
 log = logging.getLogger(__name__)
@@ -102,6 +102,7 @@ def train_run(cfg: DictConfig, run_dir: str | Path, on_epoch=None) -> dict:
         by_split = scored(last)
         compared["last_iterate"] = {k: {s: sc[k] for s, sc in by_split.items()} for k in ("eps", "euler_residual")}
     reference = euler_residual_series(u, v, float(train.t[1] - train.t[0]), v_sigma)
+    collapsed = [f for f in ("u", "v") if scores["train"]["spread"][f] < COLLAPSED]
     metrics = {
         "model": model.name,
         "label": model.label,
@@ -114,6 +115,7 @@ def train_run(cfg: DictConfig, run_dir: str | Path, on_epoch=None) -> dict:
         **figures,
         **{key: {s: sc[key] for s, sc in scores.items()} for key in SCORES},
         "eps_definition": spec.caption(),
+        "collapsed": collapsed,  # fields whose network predicts one field for every p (see the warning)
         **compared,
         # trapezoidal Euler residual / sigma_v^2 of the predictions and of the training data itself
         "physics": {
@@ -126,6 +128,16 @@ def train_run(cfg: DictConfig, run_dir: str | Path, on_epoch=None) -> dict:
         "config": meta["config"],
     }
     write_json(run_dir / METRICS, metrics)
+    for f in collapsed:
+        log.warning(
+            "%s/%s: the %s network collapsed: it predicts the same field for every p (spread over p %.1e of "
+            "the data's); its training diverged at train.lr=%g: lower train.lr (README, The quick protocol)",
+            model.label,
+            reg.label,
+            f,
+            scores["train"]["spread"][f],
+            cfg.train.lr,
+        )
     log.info(
         "%s/%s: eps test u %.3g%%, v %.3g%% (%d parameters, %.3f s/epoch) -> %s",
         model.label,

@@ -65,3 +65,15 @@ def epsilon(pred: np.ndarray, ref: np.ndarray, spec: ErrorSpec) -> dict:
     # eps(t) is undefined (null in JSON) at times when no sample is active
     eps_t = [float(c) if n > 0 else None for c, n in zip(curve, counts, strict=True)]
     return {"eps": float((eps * active).sum() / max(int(active.sum()), 1)), "eps_t": eps_t}
+
+
+# A prediction whose spread over p is below this fraction of the data's is one field for every p: a
+# network whose units all saturated (lr too high for it), not a fit.
+COLLAPSED = 1e-2
+
+
+def spread(pred: np.ndarray, ref: np.ndarray) -> float:
+    """How much the prediction varies with p, relative to the data: ||pred - mean_p pred|| / ||ref -
+    mean_p ref|| over a split (N, NT, *space). 0: the same field for every sample (a collapsed network)."""
+    den = float(np.linalg.norm(ref - ref.mean(axis=0)))
+    return float(np.linalg.norm(pred - pred.mean(axis=0))) / den if den > 0 else 0.0

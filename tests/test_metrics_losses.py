@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from surrogate.losses import euler_residual, euler_residual_series, physical
-from surrogate.metrics import ErrorSpec, epsilon, epsilon_pt
+from surrogate.metrics import ErrorSpec, epsilon, epsilon_pt, spread
 from surrogate.scaling import Scaler
 
 REF = np.array(
@@ -41,6 +41,18 @@ def test_epsilon_by_hand_sample_normaliser():
     # sample 0 / peak 4: 0, 0.25, 0.1 -> 0, 1/16, 1/40; sample 1 / peak 3: 0.0025, 0.15, 0.05 -> /3
     expected = [0, 1 / 16, 1 / 40, 0.0025 / 3, 0.05, 0.05 / 3]
     assert out["eps"] == pytest.approx(np.mean(expected))
+
+
+def test_spread_over_p_by_hand():
+    """0 for one field for every sample, 1 for the data itself, whatever constant is added; scales with
+    the prediction's variation: by hand on two samples."""
+    rng = np.random.default_rng(0)
+    ref = rng.normal(size=(5, 4, 3, 3))
+    assert spread(np.broadcast_to(ref[2], ref.shape), ref) < 1e-15  # round-off of the mean
+    assert spread(ref + 7.0, ref) == pytest.approx(1.0, rel=1e-12)
+    assert spread(2 * ref, ref) == pytest.approx(2.0, rel=1e-12)
+    pair = np.array([[1.0, 3.0], [3.0, 1.0]])  # deviations from the mean: +-1 in each entry, norm 2
+    assert spread(pair / 4, pair) == pytest.approx(0.25)
 
 
 def test_epsilon_spec_is_validated():

@@ -81,6 +81,23 @@ def test_weight_averaged_runs_show_their_last_iterate(tmp_path):
     assert "| Conv3D | 2.50 | - |" in zoom and (tmp_path / "table_last_iterate_zoom_test_v.csv").is_file()
 
 
+def test_a_collapsed_network_is_named_under_the_tables(tmp_path):
+    _run(tmp_path, "conv3d", "basic", 1.0)
+    write_run(
+        tmp_path,
+        "conv2_5d",
+        "basic",
+        None,
+        None,
+        eps={s: {"u": 0.35, "v": 0.02} for s in ("train", "test")},
+        collapsed=["u"],
+    )
+    md = write_tables(tmp_path).read_text()
+    problems = md.split("## Missing or failed runs")[1]
+    assert "conv2_5d-basic: its u network collapsed" in problems and "conv3d" not in problems
+    assert "| Conv2.5D | 35.00 |" in md.split("Table 4:")[1]  # tabulated as it is, not dropped
+
+
 def test_the_command_line_reports_a_missing_folder(tmp_path, capsys):
     import pytest
 

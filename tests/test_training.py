@@ -27,6 +27,7 @@ def test_a_run_writes_metrics_and_a_checkpoint(tiny_data, tmp_path, train_cfg):
         for f in ("u", "v"):
             assert 0 < on_disk["eps"][split][f] < 2
     assert on_disk["parameters"] == sum(p.numel() for p in load_run(tmp_path / "run").model.parameters())
+    assert on_disk["collapsed"] == [] and all(0.02 < on_disk["spread"]["train"][f] < 2 for f in "uv")
     assert on_disk["mean_epoch_seconds"] > 0 and on_disk["peak_memory_bytes"] > 1e6
     assert ">= 0.05" in on_disk["eps_definition"] and "dolfinx-solver-real" in on_disk["versions"]
     assert "model:" in on_disk["config"] and len(on_disk["eps_t"]["test"]["u"]) == 17
@@ -249,6 +250,20 @@ def test_lr_schedules_against_hand_values():
     for bad in (1.0, -0.1, "10"):
         with pytest.raises(ValueError, match=rf"train\.warmup={bad!r}: must be a fraction of the epochs in \[0, 1\)"):
             TrainSpec(epochs=5, warmup=bad)
+
+
+def test_a_dead_network_is_named_collapsed(tiny_data, tmp_path, train_cfg, caplog):
+    """Every hidden unit dead (an activation that outputs 0 with zero gradient: what a diverged lr leaves,
+    ELUs saturated at -1): the prediction is one field for every p; metrics.json and the log say so."""
+    dead = (
+        "model.activation._target_=torch.nn.Threshold",
+        "+model.activation.threshold=1e9",
+        "+model.activation.value=0.0",
+    )
+    with caplog.at_level("WARNING"):
+        metrics = train_run(train_cfg("model=conv2_5db", *dead), tmp_path / "run")
+    assert metrics["collapsed"] == ["u", "v"] and max(metrics["spread"]["train"].values()) < 1e-6
+    assert "the u network collapsed" in caplog.text and "lower train.lr" in caplog.text
 
 
 def test_schedule_knobs_off_keep_the_fingerprint_of_runs_made_before_them(tiny_data, train_cfg):
