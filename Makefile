@@ -47,7 +47,7 @@ define finish_study
 	$(PY) -m pipeline.report target=$(1) report.out=$(2) $(if $(RECORDS),'report.records=[$(subst $(space),$(comma),$(strip $(RECORDS)))]')
 endef
 
-.PHONY: help setup data train submodel baselines report grid study study-short study-short-avg study-short-boundary study-long-boundary study-boundary study-3d study-4d tables all test test-fast test-mpi test-slurm lint bench clean
+.PHONY: help setup data train submodel baselines report grid study study-quick study-short study-short-avg study-short-boundary study-long-boundary study-boundary study-3d study-4d tables all test test-fast test-mpi test-slurm lint bench clean
 
 help: ## list the targets
 	@echo "wavezoom targets (overrides: make <target> ARGS='key=value ...'):"
@@ -101,6 +101,16 @@ study: $(STAMP) ## regenerate docs/results/small-quick: 3D family x {Basic, BN} 
 	$(PY) -m pipeline.train -m model=conv2_5d reg=e_sl seed=0,1,2 train=quick_b10 \
 		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false
 	$(call finish_study,$(STUDY),docs/results/small-quick)
+
+study-quick: $(STAMP) ## docs/results/small-quick-schedule: the default quick protocol, Conv2.5D x {Basic, BN, E&SL}, Conv2.5Db, Conv3D (lr 2e-3) x 3 seeds (~25 min on 2 cores)
+	$(small_data)
+	$(PY) -m pipeline.train -m model=conv2_5d,conv2_5db reg=basic seed=0,1,2 train=quick \
+		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=$(STUDY)-schedule
+	$(PY) -m pipeline.train -m model=conv2_5d reg=bn,e_sl seed=0,1,2 train=quick \
+		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=$(STUDY)-schedule
+	$(PY) -m pipeline.train -m model=conv3d reg=basic seed=0,1,2 train=quick train.lr=2e-3 \
+		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=$(STUDY)-schedule
+	$(call finish_study,$(STUDY)-schedule,docs/results/small-quick-schedule)
 
 study-short: $(STAMP) ## docs/results/small-short: 3D family x REGS (basic,bn) at the paper's short protocol (SEEDS=0: ~1.5 h on 2 cores)
 	$(small_data)
