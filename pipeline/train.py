@@ -31,7 +31,7 @@ from surrogate.training import Trainer, TrainSpec, pick_device, predict
 
 log = logging.getLogger(__name__)
 # train.* knobs added after runs were made, with the value that reproduces those runs
-KNOBS_OFF = {"average_last": 0, "warmup": 0.0, "schedule": "geometric", "lr_fan_in": None}
+KNOBS_OFF = {"average_last": 0, "warmup": 0.0, "schedule": "geometric"}
 
 
 def content(cfg: DictConfig, train: dataset.Dataset) -> dict:

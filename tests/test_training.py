@@ -71,13 +71,9 @@ class Killed(Exception):
     pass
 
 
-@pytest.mark.parametrize(
-    ("model", "reg", "knobs"),
-    [("conv2_5db", "e_sl", ()), ("fc_t", "bn", ()), ("conv3d", "basic", ("train.lr_fan_in=100",))],
-)
-def test_kill_and_resume_equals_an_uninterrupted_run(tmp_path, model, reg, knobs, train_cfg):
-    """Bit for bit, also with per-layer lr groups (their multipliers travel in the optimizer's state)."""
-    extra = [f"model={model}", f"reg={reg}", "train.times_per_sample=5", *knobs]
+@pytest.mark.parametrize(("model", "reg"), [("conv2_5db", "e_sl"), ("fc_t", "bn")])
+def test_kill_and_resume_equals_an_uninterrupted_run(tmp_path, model, reg, train_cfg):
+    extra = [f"model={model}", f"reg={reg}", "train.times_per_sample=5"]
     clean = train_run(train_cfg(*extra), tmp_path / "clean")
 
     def kill_at_epoch_3(epoch: int) -> None:  # after the checkpoint of epoch 2, before that of epoch 4
