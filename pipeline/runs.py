@@ -20,7 +20,7 @@ from surrogate.models import Geometry, TwoFieldSurrogate
 from surrogate.regularization import Regularization
 from surrogate.training import Scalers, pick_device, predict
 
-MODEL_ONLY_KEYS = ("order", "data_dim")  # keys of conf/model/*.yaml that describe the grid, not the network
+MODEL_ONLY_KEYS = ("order", "data_dim", "lr_max")  # keys of conf/model/*.yaml not passed to the network
 
 
 def load_splits(root: str | Path) -> tuple[dataset.Dataset, dataset.Dataset]:

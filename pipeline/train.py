@@ -34,9 +34,22 @@ log = logging.getLogger(__name__)
 KNOBS_OFF = {"average_last": 0, "warmup": 0.0, "schedule": "geometric"}
 
 
+def protocol(cfg: DictConfig) -> dict:
+    """``cfg.train`` with its lr and lr_final capped at ``model.lr_max``: the largest peak lr the model
+    was measured to train at (Conv3D and Conv2D die at quick's 8e-3; README, The quick protocol)."""
+    knobs = OmegaConf.to_container(cfg.train, resolve=True)
+    cap = cfg.model.get("lr_max")
+    if cap is not None:
+        knobs["lr"], knobs["lr_final"] = min(knobs["lr"], cap), min(knobs["lr_final"], cap)
+    return knobs
+
+
 def content(cfg: DictConfig, train: dataset.Dataset) -> dict:
-    """What determines a training run's result (paths, progress and threads excluded)."""
-    pick = {k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("model", "reg", "train")}
+    """What determines a training run's result (paths, progress and threads excluded); the lr is the
+    one used, so a capped run has the fingerprint of the same run asked at the capped lr."""
+    pick = {k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("model", "reg")}
+    pick["model"].pop("lr_max", None)
+    pick["train"] = protocol(cfg)
     for key, off in KNOBS_OFF.items():  # off: the same fingerprint as runs made before the knob
         if pick["train"].get(key, off) == off:
             pick["train"].pop(key, None)
@@ -68,9 +81,17 @@ def train_run(cfg: DictConfig, run_dir: str | Path, on_epoch=None) -> dict:
         threads=torch.get_num_threads(),
     )
     u, v = model.target.arrays(train)
+    knobs = protocol(cfg)
+    if knobs["lr"] < cfg.train.lr:
+        log.info(
+            "%s: train.lr=%g capped at model.lr_max=%g, the largest lr it was measured to train at",
+            model.label,
+            cfg.train.lr,
+            knobs["lr"],
+        )
     trainer = Trainer(
         model,
-        TrainSpec(**{k: v for k, v in cfg.train.items() if k != "name"}),
+        TrainSpec(**{k: v for k, v in knobs.items() if k != "name"}),
         reg,
         train.params,
         u,
@@ -112,6 +133,7 @@ def train_run(cfg: DictConfig, run_dir: str | Path, on_epoch=None) -> dict:
         "time": model.time,
         "seed": int(cfg.seed),
         "data_fingerprint": train.attrs.get("fingerprint"),
+        "lr": knobs["lr"],  # the peak lr used (train.lr capped at model.lr_max)
         **figures,
         **{key: {s: sc[key] for s, sc in scores.items()} for key in SCORES},
         "eps_definition": spec.caption(),
@@ -131,12 +153,12 @@ def train_run(cfg: DictConfig, run_dir: str | Path, on_epoch=None) -> dict:
     for f in collapsed:
         log.warning(
             "%s/%s: the %s network collapsed: it predicts the same field for every p (spread over p %.1e of "
-            "the data's); its training diverged at train.lr=%g: lower train.lr (README, The quick protocol)",
+            "the data's); its training diverged at lr %g: lower train.lr or model.lr_max (README, The quick protocol)",
             model.label,
             reg.label,
             f,
             scores["train"]["spread"][f],
-            cfg.train.lr,
+            knobs["lr"],
         )
     log.info(
         "%s/%s: eps test u %.3g%%, v %.3g%% (%d parameters, %.3f s/epoch) -> %s",

@@ -106,12 +106,19 @@ def check_model(cfg: DictConfig) -> None:
             raise ConfigError(f"model.{key}={widths}: must be a list of positive numbers")
 
 
+def _check_lr_max(cfg: DictConfig) -> None:
+    cap = OmegaConf.select(cfg, "model.lr_max")
+    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int | float) or cap <= 0):
+        raise ConfigError(f"model.lr_max={cap!r}: must be a number > 0 (the largest peak lr) or null (no cap)")
+
+
 def check_train(cfg: DictConfig) -> None:
     """Every key the training stage reads."""
     check_execution(cfg)
     _wrap(lambda: TrainSpec(**{k: v for k, v in cfg.train.items() if k != "name"}))
     check_metrics(cfg)
     check_model(cfg)
+    _check_lr_max(cfg)
     regularization(cfg)  # the Regularization object holds the reg.* rules
 
 

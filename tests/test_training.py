@@ -266,6 +266,24 @@ def test_a_dead_network_is_named_collapsed(tiny_data, tmp_path, train_cfg, caplo
     assert "the u network collapsed" in caplog.text and "lower train.lr" in caplog.text
 
 
+def test_model_lr_max_caps_the_protocol_lr_with_the_fingerprint_of_the_lr_used(tiny_data, train_cfg):
+    """quick asks 8e-3 and Conv3D's model.lr_max is 2e-3: the run is the one asked at 2e-3 (same
+    fingerprint); at short (1e-3) the cap does not bind, and the fingerprint is that of runs made before it."""
+    from fe import dataset
+    from pipeline.train import content, protocol
+
+    data = dataset.load(tiny_data / "train.h5")
+    capped = train_cfg("model=conv3d")
+    assert capped.train.lr == 8e-3 and protocol(capped)["lr"] == 2e-3 and protocol(capped)["lr_final"] == 1e-5
+    asked = train_cfg("model=conv3d", "train.lr=2e-3", "model.lr_max=null")
+    assert content(capped, data) == content(asked, data) and "lr_max" not in content(capped, data)["model"]
+    short = ("train=short", "train.epochs=6")
+    assert content(train_cfg("model=conv3d", *short), data) == content(
+        train_cfg("model=conv3d", *short, "model.lr_max=null"), data
+    )
+    assert protocol(train_cfg("model=conv2_5d"))["lr"] == 8e-3  # no cap
+
+
 def test_schedule_knobs_off_keep_the_fingerprint_of_runs_made_before_them(tiny_data, train_cfg):
     from fe import dataset
     from pipeline.train import content
