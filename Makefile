@@ -73,7 +73,7 @@ setup: $(STAMP) ## create .venv (Python >= 3.12) and install the project with de
 data: $(STAMP) ## generate the default dataset (small preset) under data/
 	$(PY) -m pipeline.data $(ARGS)
 
-train: $(STAMP) ## train the default model (Conv2.5D, Basic, quick protocol) on the default data
+train: $(STAMP) ## train the default model (Conv2D, Basic, quick protocol) on the default data
 	$(PY) -m pipeline.train $(ARGS)
 
 submodel: $(STAMP) ## re-solve the zone with network-driven boundaries for the trained runs (TARGET=run/sweep)
@@ -102,13 +102,11 @@ study: $(STAMP) ## regenerate docs/results/small-quick: 3D family x {Basic, BN} 
 		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false
 	$(call finish_study,$(STUDY),docs/results/small-quick)
 
-study-quick: $(STAMP) ## docs/results/small-quick-schedule: the default quick protocol, Conv2.5D x {Basic, BN, E&SL}, Conv2.5Db, Conv3D (lr 2e-3) x 3 seeds (~25 min on 2 cores)
+study-quick: $(STAMP) ## docs/results/small-quick-schedule: the default quick protocol, Conv2.5D x {Basic, BN, E&SL}, Conv2.5Db, Conv3D, Conv2D x 3 seeds (~30 min on 2 cores)
 	$(small_data)
-	$(PY) -m pipeline.train -m model=conv2_5d,conv2_5db reg=basic seed=0,1,2 train=quick \
+	$(PY) -m pipeline.train -m model=conv2_5d,conv2_5db,conv3d,conv2d reg=basic seed=0,1,2 train=quick \
 		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=$(STUDY)-schedule
 	$(PY) -m pipeline.train -m model=conv2_5d reg=bn,e_sl seed=0,1,2 train=quick \
-		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=$(STUDY)-schedule
-	$(PY) -m pipeline.train -m model=conv3d reg=basic seed=0,1,2 train=quick train.lr=2e-3 \
 		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=$(STUDY)-schedule
 	$(call finish_study,$(STUDY)-schedule,docs/results/small-quick-schedule)
 

@@ -48,7 +48,7 @@ def test_data_train_submodel_tables_report_on_tiny(tmp_path):
     _run("pipeline.report", f"target={sweep}", *common)
     _run("pipeline.report", *common)
 
-    for run in (sweep / "conv2_5d-bn-s0", sweep / "conv1d_boundary-bn-s0", single / "conv2_5d-basic-s0"):
+    for run in (sweep / "conv2_5d-bn-s0", sweep / "conv1d_boundary-bn-s0", single / "conv2d-basic-s0"):
         metrics = json.loads((run / "metrics.json").read_text())
         zoom = json.loads((run / "submodel.json").read_text())
         assert metrics["epochs"] == 2 and np.isfinite(metrics["eps"]["test"]["u"])

@@ -158,7 +158,7 @@ TRAIN_BAD = [
     ("reg.batch_norm=maybe", r"reg.batch_norm='maybe': must be true or false"),
     ("train.times_per_sample=2.5", r"train.times_per_sample=2.5: must be an integer >= 1 or null"),
     ("train.scaler_floor=abc", r"train.scaler_floor='abc': must be a number >= 0"),
-    ("+model.lr_max=0", r"model.lr_max=0: must be a number > 0 \(the largest peak lr\) or null"),
+    ("model=conv3d model.lr_max=0", r"model.lr_max=0: must be a number > 0 \(the largest peak lr\) or null"),
     ("model=conv3d model.lr_max=fast", r"model.lr_max='fast': must be a number > 0"),
 ]
 
