@@ -31,6 +31,16 @@ def test_plan_is_the_papers_short_grid():
     assert plan_of() == GridPlan(epochs=1000, n_train=100, batch_size=10, regs=6, jobs=2)
 
 
+def test_the_bench_times_the_step_of_the_grid_it_estimates(tmp_path):
+    """The timed step is `short`'s (batch 10, lr 1e-3), whatever the laptop default protocol is."""
+    from pipeline.bench_surrogate import bench_trainer
+    from surrogate.models import Geometry
+
+    trainer = bench_trainer("conv3d", "basic", Geometry(9, 9, 9, 32), tmp_path)
+    assert trainer.spec.batch_size == plan_of().batch_size == 10 and trainer.spec.lr == 1e-3
+    assert trainer.spec.epochs == plan_of().epochs
+
+
 def test_every_bench_section_names_functions_that_exist_and_unknown_sections_are_refused():
     """``make bench`` resolves its sections lazily: a renamed function would only fail at bench time."""
     import importlib
