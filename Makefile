@@ -47,7 +47,7 @@ define finish_study
 	$(PY) -m pipeline.report target=$(1) report.out=$(2) $(if $(RECORDS),'report.records=[$(subst $(space),$(comma),$(strip $(RECORDS)))]')
 endef
 
-.PHONY: help setup data train submodel baselines report grid study study-quick study-short study-short-avg study-short-boundary study-long-boundary study-boundary study-3d study-4d tables all test test-fast test-mpi test-slurm lint bench clean
+.PHONY: help setup data train submodel baselines report grid study study-quick study-short-cos study-short study-short-avg study-short-boundary study-long-boundary study-boundary study-3d study-4d tables all test test-fast test-mpi test-slurm lint bench clean
 
 help: ## list the targets
 	@echo "wavezoom targets (overrides: make <target> ARGS='key=value ...'):"
@@ -109,6 +109,14 @@ study-quick: $(STAMP) ## docs/results/small-quick-schedule: the default quick pr
 	$(PY) -m pipeline.train -m model=conv2_5d reg=bn,e_sl seed=0,1,2 train=quick \
 		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=$(STUDY)-schedule
 	$(call finish_study,$(STUDY)-schedule,docs/results/small-quick-schedule)
+
+study-short-cos: $(STAMP) ## docs/results/small-short_cos: Conv2.5D (2 seeds), Conv2D (3) / Basic at short_cos, 1000 epochs of quick's schedule (~30 min on 2 cores)
+	$(small_data)
+	$(PY) -m pipeline.train -m model=conv2_5d seed=0,1 train=short_cos \
+		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=results/sweeps/small-short_cos
+	$(PY) -m pipeline.train -m model=conv2d seed=0,1,2 train=short_cos \
+		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=results/sweeps/small-short_cos
+	$(call finish_study,results/sweeps/small-short_cos,docs/results/small-short_cos)
 
 study-short: $(STAMP) ## docs/results/small-short: 3D family x REGS (basic,bn) at the paper's short protocol (SEEDS=0: ~1.5 h on 2 cores)
 	$(small_data)

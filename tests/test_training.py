@@ -284,6 +284,23 @@ def test_model_lr_max_caps_the_protocol_lr_with_the_fingerprint_of_the_lr_used(t
     assert protocol(train_cfg("model=conv2_5d"))["lr"] == 8e-3  # no cap
 
 
+def test_the_protocols_compose_to_their_documented_schedules():
+    """short and long are the paper's (constant lr, batch 10; decayed to 1e-4); quick and short_cos
+    are quick's warm-up and cosine schedule over 150 and 1000 epochs; quick_b10 the old quick."""
+    from surrogate.training import TrainSpec
+
+    def spec(name: str) -> TrainSpec:
+        t = compose("train", [f"train={name}"]).train
+        return TrainSpec(**{k: v for k, v in t.items() if k != "name"})
+
+    short, long_, quick, cos, b10 = (spec(n) for n in ("short", "long", "quick", "short_cos", "quick_b10"))
+    assert (short.epochs, short.batch_size, short.lr_at(0), short.lr_at(999)) == (1000, 10, 1e-3, 1e-3)
+    assert long_.epochs == 10000 and long_.lr_at(9999) == pytest.approx(1e-4)
+    assert (quick.epochs, quick.batch_size, quick.warmup_epochs, quick.lr_at(9)) == (150, 5, 10, 8e-3)
+    assert (cos.epochs, cos.batch_size, cos.warmup_epochs, cos.lr_at(66), cos.schedule) == (1000, 5, 67, 8e-3, "cosine")
+    assert cos.lr_at(999) == pytest.approx(1e-5) and b10.batch_size == 10 and b10.lr_at(149) == pytest.approx(3e-4)
+
+
 def test_schedule_knobs_off_keep_the_fingerprint_of_runs_made_before_them(tiny_data, train_cfg):
     from fe import dataset
     from pipeline.train import content
