@@ -35,8 +35,8 @@ KNOBS_OFF = {"average_last": 0, "warmup": 0.0, "schedule": "geometric"}
 
 
 def protocol(cfg: DictConfig) -> dict:
-    """``cfg.train`` with its lr and lr_final capped at ``model.lr_max``: the largest peak lr the model
-    was measured to train at (Conv3D and Conv2D die at quick's 8e-3; README, The quick protocol)."""
+    """``cfg.train`` with its lr and lr_final capped at ``model.lr_max``, half the lowest peak lr the model
+    was seen to die at (Conv3D, Conv2D and Conv2D t die at quick's 8e-3; README, The quick protocol)."""
     knobs = OmegaConf.to_container(cfg.train, resolve=True)
     cap = cfg.model.get("lr_max")
     if cap is not None:
@@ -84,7 +84,7 @@ def train_run(cfg: DictConfig, run_dir: str | Path, on_epoch=None) -> dict:
     knobs = protocol(cfg)
     if knobs["lr"] < cfg.train.lr:
         log.info(
-            "%s: train.lr=%g capped at model.lr_max=%g, the largest lr it was measured to train at",
+            "%s: train.lr=%g capped at model.lr_max=%g (half the lowest lr it was seen to die at)",
             model.label,
             cfg.train.lr,
             knobs["lr"],
