@@ -31,11 +31,11 @@ from fe.spec import MeshSpec, Physics, build
 from fe.zone import ZoneGrid
 from pipeline.bench_grid import grid_estimate, grid_lines, plan_of
 from pipeline.config import compose
-from pipeline.runs import build_model, regularization
+from pipeline.runs import build_model, regularization, train_spec
 from surrogate.decomposed import DecomposedConv
 from surrogate.io import write_json
 from surrogate.models import Geometry, n_parameters
-from surrogate.training import Trainer, TrainSpec
+from surrogate.training import Trainer
 
 MODELS = (
     "fc_t",
@@ -104,7 +104,7 @@ def bench_trainer(
     paper's `short` protocol (batch 10, lr 1e-3: the grid the estimate is for), not the laptop default."""
     cfg = compose("train", ["train=short", f"model={name}", f"reg={reg}", *overrides])
     model = build_model(cfg, geom)
-    spec = TrainSpec(**{k: v for k, v in cfg.train.items() if k != "name"})
+    spec = train_spec(cfg)
     rng = np.random.default_rng(0)
     u, v = (rng.standard_normal((spec.batch_size, geom.n_times, *model.space)).astype(np.float32) for _ in range(2))
     p = rng.random((spec.batch_size, 1 + len(geom.field_axes)))

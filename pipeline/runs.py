@@ -18,7 +18,7 @@ from surrogate import checkpoint
 from surrogate.checkpoint import CheckpointError
 from surrogate.models import Geometry, TwoFieldSurrogate
 from surrogate.regularization import Regularization
-from surrogate.training import Scalers, pick_device, predict
+from surrogate.training import Scalers, TrainSpec, pick_device, predict
 
 MODEL_ONLY_KEYS = ("order", "data_dim", "lr_max")  # keys of conf/model/*.yaml not passed to the network
 
@@ -53,6 +53,21 @@ def load_data(cfg: DictConfig) -> tuple[dataset.Dataset, dataset.Dataset]:
 def geometry(ds: dataset.Dataset) -> Geometry:
     depth = None if ds.z is None else ds.z.size
     return Geometry(ds.t.size, ds.y.size, ds.x.size, ds.boundary_index.shape[0], depth)
+
+
+def protocol(cfg: DictConfig, cap: bool = True) -> dict:
+    """``cfg.train`` as plain data; ``cap``: its lr and lr_final capped at ``model.lr_max``, half the lowest
+    peak lr the model was seen to die at (Conv3D, Conv2D and Conv2D t die at quick's 8e-3; README)."""
+    knobs = OmegaConf.to_container(cfg.train, resolve=True)
+    lr_max = cfg.model.get("lr_max")
+    if cap and lr_max is not None:
+        knobs["lr"], knobs["lr_final"] = min(knobs["lr"], lr_max), min(knobs["lr_final"], lr_max)
+    return knobs
+
+
+def train_spec(cfg: DictConfig, cap: bool = True) -> TrainSpec:
+    """The training protocol a run of ``cfg`` follows (``cap=False``: as configured, to validate it)."""
+    return TrainSpec(**{k: v for k, v in protocol(cfg, cap).items() if k != "name"})
 
 
 def regularization(cfg: DictConfig) -> Regularization:

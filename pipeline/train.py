@@ -22,26 +22,16 @@ from omegaconf import DictConfig, OmegaConf
 from fe import dataset
 from pipeline.artefacts import METRICS, user_errors, write_json
 from pipeline.provenance import record
-from pipeline.runs import build_model, geometry, load_data, model_spec, regularization
+from pipeline.runs import build_model, geometry, load_data, model_spec, protocol, regularization, train_spec
 from pipeline.scoring import SCORES, score_split
 from pipeline.validate import check_train
 from surrogate.losses import euler_residual_series
 from surrogate.metrics import COLLAPSED, ErrorSpec
-from surrogate.training import Trainer, TrainSpec, pick_device, predict
+from surrogate.training import Trainer, pick_device, predict
 
 log = logging.getLogger(__name__)
-# train.* knobs added after runs were made, with the value that reproduces those runs
+# train.* plan added after runs were made, with the value that reproduces those runs
 KNOBS_OFF = {"average_last": 0, "warmup": 0.0, "schedule": "geometric"}
-
-
-def protocol(cfg: DictConfig) -> dict:
-    """``cfg.train`` with its lr and lr_final capped at ``model.lr_max``, half the lowest peak lr the model
-    was seen to die at (Conv3D, Conv2D and Conv2D t die at quick's 8e-3; README, The quick protocol)."""
-    knobs = OmegaConf.to_container(cfg.train, resolve=True)
-    cap = cfg.model.get("lr_max")
-    if cap is not None:
-        knobs["lr"], knobs["lr_final"] = min(knobs["lr"], cap), min(knobs["lr_final"], cap)
-    return knobs
 
 
 def content(cfg: DictConfig, train: dataset.Dataset) -> dict:
@@ -81,17 +71,17 @@ def train_run(cfg: DictConfig, run_dir: str | Path, on_epoch=None) -> dict:
         threads=torch.get_num_threads(),
     )
     u, v = model.target.arrays(train)
-    knobs = protocol(cfg)
-    if knobs["lr"] < cfg.train.lr:
+    plan = train_spec(cfg)
+    if plan.lr < cfg.train.lr:
         log.info(
             "%s: train.lr=%g capped at model.lr_max=%g (half the lowest lr it was seen to die at)",
             model.label,
             cfg.train.lr,
-            knobs["lr"],
+            plan.lr,
         )
     trainer = Trainer(
         model,
-        TrainSpec(**{k: v for k, v in knobs.items() if k != "name"}),
+        plan,
         reg,
         train.params,
         u,
@@ -133,7 +123,7 @@ def train_run(cfg: DictConfig, run_dir: str | Path, on_epoch=None) -> dict:
         "time": model.time,
         "seed": int(cfg.seed),
         "data_fingerprint": train.attrs.get("fingerprint"),
-        "lr": knobs["lr"],  # the peak lr used (train.lr capped at model.lr_max)
+        "lr": plan.lr,  # the peak lr used (train.lr capped at model.lr_max)
         **figures,
         **{key: {s: sc[key] for s, sc in scores.items()} for key in SCORES},
         "eps_definition": spec.caption(),
@@ -158,7 +148,7 @@ def train_run(cfg: DictConfig, run_dir: str | Path, on_epoch=None) -> dict:
             reg.label,
             f,
             scores["train"]["spread"][f],
-            knobs["lr"],
+            plan.lr,
         )
     log.info(
         "%s/%s: eps test u %.3g%%, v %.3g%% (%d parameters, %.3f s/epoch) -> %s",

@@ -8,10 +8,9 @@ import re
 from omegaconf import DictConfig, OmegaConf
 
 from pipeline.artefacts import ConfigError
-from pipeline.runs import regularization
+from pipeline.runs import regularization, train_spec
 from surrogate.metrics import ErrorSpec
 from surrogate.targets import TARGETS
-from surrogate.training import TrainSpec
 
 DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 _MISSING = object()
@@ -115,7 +114,7 @@ def _check_lr_max(cfg: DictConfig) -> None:
 def check_train(cfg: DictConfig) -> None:
     """Every key the training stage reads."""
     check_execution(cfg)
-    _wrap(lambda: TrainSpec(**{k: v for k, v in cfg.train.items() if k != "name"}))
+    _wrap(lambda: train_spec(cfg, cap=False))
     check_metrics(cfg)
     check_model(cfg)
     _check_lr_max(cfg)

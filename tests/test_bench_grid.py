@@ -39,6 +39,8 @@ def test_the_bench_times_the_step_of_the_grid_it_estimates(tmp_path):
     trainer = bench_trainer("conv3d", "basic", Geometry(9, 9, 9, 32), tmp_path)
     assert trainer.spec.batch_size == plan_of().batch_size == 10 and trainer.spec.lr == 1e-3
     assert trainer.spec.epochs == plan_of().epochs
+    quick = bench_trainer("conv3d", "basic", Geometry(9, 9, 9, 32), tmp_path / "q", overrides=("train=quick",))
+    assert quick.spec.lr == 2e-3 and quick.spec.batch_size == 5  # the training stage's protocol, cap included
 
 
 def test_every_bench_section_names_functions_that_exist_and_unknown_sections_are_refused():

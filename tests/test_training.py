@@ -270,7 +270,8 @@ def test_model_lr_max_caps_the_protocol_lr_with_the_fingerprint_of_the_lr_used(t
     """quick asks 8e-3 and Conv3D's model.lr_max is 2e-3: the run is the one asked at 2e-3 (same
     fingerprint); at short (1e-3) the cap does not bind, and the fingerprint is that of runs made before it."""
     from fe import dataset
-    from pipeline.train import content, protocol
+    from pipeline.runs import protocol
+    from pipeline.train import content
 
     data = dataset.load(tiny_data / "train.h5")
     capped = train_cfg("model=conv3d")
@@ -287,11 +288,10 @@ def test_model_lr_max_caps_the_protocol_lr_with_the_fingerprint_of_the_lr_used(t
 def test_the_protocols_compose_to_their_documented_schedules():
     """short and long are the paper's (constant lr, batch 10; decayed to 1e-4); quick and short_cos
     are quick's warm-up and cosine schedule over 150 and 1000 epochs; quick_b10 the old quick."""
-    from surrogate.training import TrainSpec
+    from pipeline.runs import train_spec
 
-    def spec(name: str) -> TrainSpec:
-        t = compose("train", [f"train={name}"]).train
-        return TrainSpec(**{k: v for k, v in t.items() if k != "name"})
+    def spec(name: str):
+        return train_spec(compose("train", [f"train={name}", "model=conv2_5d"]))  # no lr cap
 
     short, long_, quick, cos, b10 = (spec(n) for n in ("short", "long", "quick", "short_cos", "quick_b10"))
     assert (short.epochs, short.batch_size, short.lr_at(0), short.lr_at(999)) == (1000, 10, 1e-3, 1e-3)
