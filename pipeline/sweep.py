@@ -90,7 +90,7 @@ def _seed(metrics: dict) -> int:
         return 0
 
 
-def _folder_cell(run: Path) -> tuple[dict, list[str]]:
+def folder_cell(run: Path) -> tuple[dict, list[str]]:
     """A run folder as a cell (its metrics, and its errors after zoom when made on the same data)."""
     metrics = read_metrics(run)
     cell, problems = {"run": run.name, "seed": _seed(metrics), "metrics": metrics, "source": shown(run)}, []
@@ -124,7 +124,7 @@ def collect(root: str | Path, baselines: str | Path | None = None, records: Sequ
     cells: list[dict] = []
     for run in run_dirs(root):
         try:
-            cell, problems = _folder_cell(run)
+            cell, problems = folder_cell(run)
         except RunError as err:
             sweep.problems.append(str(err))
             continue

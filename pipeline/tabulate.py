@@ -16,6 +16,8 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import yaml
+
 from pipeline.artefacts import shown
 from pipeline.sweep import COLS, FULL_ROWS, ROWS, Stat, Sweep
 
@@ -150,12 +152,33 @@ def tables(protocol: str | None, traces: Sequence[str] = ()) -> list[Table]:
     return out
 
 
+def _capped(sweep: Sweep) -> dict[str, tuple[float, float]]:
+    """The models whose runs trained at a lower peak lr than their protocol's: label -> (used, asked)."""
+    out = {}
+    for group in sweep.groups.values():
+        for cell in group:
+            m = cell["metrics"]
+            try:
+                asked = float(yaml.safe_load(m.get("config", ""))["train"]["lr"])
+            except (TypeError, KeyError, ValueError, yaml.YAMLError):
+                continue
+            if "lr" in m and float(m["lr"]) < asked:
+                out[m.get("label", m["model"])] = (float(m["lr"]), asked)
+    return out
+
+
 def render(sweep: Sweep) -> tuple[str, dict[str, str]]:
     """The Markdown document and one CSV text per table (mean, std and seed count per cell)."""
     ran = {m for m, _ in sweep.groups}
     md = [f"# Tables for {shown(sweep.root)}", ""]
     if sweep.protocol:
         md.append(f"Training protocol: `{sweep.protocol}`. ")
+    if capped := _capped(sweep):
+        md.append(
+            "Peak lr capped by the model's `model.lr_max` (the protocol's lr kills it): "
+            + ", ".join(f"{label} at {used:g} (asked {asked:g})" for label, (used, asked) in capped.items())
+            + ". "
+        )
     if sweep.eps_definition:
         md.append(f"Error indicator: {sweep.eps_definition}. ")
     counts = sweep.seed_counts

@@ -165,3 +165,15 @@ def test_identical_values_have_no_spread():
     stat = Stat.of([0.01424, 0.01424, 0.01424])
     assert stat.std == 0.0 and stat.format("{:.3f}") == "0.014"
     assert Stat.of([1.0, 2.0, 3.0]).std == 1.0
+
+
+def test_a_run_capped_by_lr_max_is_named_with_the_lr_it_used(tmp_path):
+    """quick asks 8e-3; Conv3D's lr_max trained it at 2e-3: the tables say so, uncapped runs are not named."""
+    config = "train:\n  name: quick\n  lr: 0.008\n"
+    eps = {s: {"u": 0.01, "v": 0.02} for s in ("train", "test")}
+    write_run(tmp_path, "conv3d", "basic", None, None, config=config, lr=0.002, eps=eps)
+    write_run(tmp_path, "conv2_5d", "basic", None, None, config=config, lr=0.008, eps=eps)
+    md = write_tables(tmp_path).read_text()
+    assert "Training protocol: `quick`." in md
+    assert "capped by the model's `model.lr_max`" in md and "conv3d at 0.002 (asked 0.008). " in md
+    assert "conv2_5d at" not in md
