@@ -49,6 +49,7 @@ class TrainSpec:
     average_last: int = 0  # the model returned is the mean of the weights after the last K epochs (0: off)
     warmup: float = 0.0  # linear warm-up of the lr over the first round(warmup * epochs) epochs (0: off, the paper)
     schedule: str = "geometric"  # decay from lr to lr_final after the warm-up: geometric (the paper) or cosine
+    clip_grad: float | None = None  # each step's gradient rescaled to this global 2-norm at most (None: off, the paper)
 
     def __post_init__(self):
         def integer(v) -> bool:
@@ -73,6 +74,8 @@ class TrainSpec:
             raise ValueError(f"train.average_last={k!r}: must be an integer in [0, train.epochs={self.epochs}]")
         if not (number(self.warmup) and 0 <= self.warmup < 1):
             raise ValueError(f"train.warmup={self.warmup!r}: must be a fraction of the epochs in [0, 1)")
+        if self.clip_grad is not None and not (number(self.clip_grad) and self.clip_grad > 0):
+            raise ValueError(f"train.clip_grad={self.clip_grad!r}: must be a number > 0 or null (off)")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"train.schedule={self.schedule!r}: allowed: {', '.join(SCHEDULES)}")
 
@@ -242,6 +245,8 @@ class Trainer:
             t_idx = self._times(idx.numel(), gen)
             self.optimizer.zero_grad(set_to_none=True)
             loss = self._backward(idx, t_idx)
+            if self.spec.clip_grad is not None:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.spec.clip_grad, foreach=True)
             self.optimizer.step()
             total += float(loss.detach()) * idx.numel()
             count += idx.numel()

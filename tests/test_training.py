@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from pipeline.config import compose
 from pipeline.runs import RunError, load_run, read_metrics, run_dirs
@@ -310,3 +311,35 @@ def test_schedule_knobs_off_keep_the_fingerprint_of_runs_made_before_them(tiny_d
     assert "warmup" not in off and "schedule" not in off
     on = content(train_cfg("model=conv2_5db", "train.warmup=0.2", "train.schedule=cosine"), data)["train"]
     assert on["warmup"] == 0.2 and on["schedule"] == "cosine"
+
+
+def test_clip_grad_bounds_every_step_gradient_and_off_keeps_old_fingerprints(tiny_data, tmp_path, train_cfg):
+    """train.clip_grad=c: the gradient Adam steps with never exceeds norm c, while the same run unclipped
+    has larger ones (so the bound is the clipping's doing); null keeps the fingerprint of runs before it."""
+    from fe import dataset
+    from pipeline.train import content
+
+    def norms(*extra: str) -> list[float]:
+        seen: list[float] = []
+
+        def hook(opt, args, kwargs):
+            grads = [p.grad for g in opt.param_groups for p in g["params"] if p.grad is not None]
+            seen.append(float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(x) for x in grads]))))
+
+        handle = register_optimizer_step_pre_hook(hook)
+        try:
+            train_run(train_cfg("model=conv2_5db", "train.epochs=2", *extra), tmp_path / "-".join(("r", *extra)))
+        finally:
+            handle.remove()
+        return seen
+
+    free = norms()
+    clip = sorted(free)[len(free) // 2]  # the median step's norm: half the steps must be cut
+    clipped = norms(f"train.clip_grad={clip}")
+    assert len(clipped) == len(free) and max(clipped) <= clip * (1 + 1e-5) and max(free) > 1.2 * clip
+    assert clipped[0] == pytest.approx(clip, rel=1e-5) and free[0] > 1.2 * clip  # the first step, cut to c
+    data = dataset.load(tiny_data / "train.h5")
+    assert content(train_cfg("train.clip_grad=null"), data) == content(train_cfg(), data)
+    assert content(train_cfg("train.clip_grad=0.5"), data)["train"]["clip_grad"] == 0.5
+    with pytest.raises(ValueError, match=r"train.clip_grad=-1.0: must be a number > 0 or null"):
+        train_run(train_cfg("train.clip_grad=-1.0"), tmp_path / "bad")
