@@ -19,9 +19,30 @@ import torch
 
 from surrogate.scaling import Scaler
 
+LOSS_WEIGHTS = ("uniform", "eps")
+EPS_FLOOR = 0.05  # eps's default active threshold (conf/metrics/default.yaml)
 
-def mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    return torch.mean((pred - target) ** 2)
+
+def mse(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean squared error of scaled fields; ``weight`` (broadcast to them): a weighted mean."""
+    if weight is None:
+        return torch.mean((pred - target) ** 2)
+    return torch.mean(weight * (pred - target) ** 2)
+
+
+def eps_weights(ref: torch.Tensor, scale: torch.Tensor, floor: float = EPS_FLOOR) -> torch.Tensor:
+    """Per-point weights (N, NT, *space) that turn the MSE of scaled fields into the mean square of
+    eps's summand, |M - U| / max_x|U(p)(t)|: a point's scaled error times its scale is its physical
+    error, divided by its snapshot's peak. The peak is floored at ``floor`` max_(t,x)|U(p)|, as eps
+    leaves out the snapshots below it (the wave has not arrived): they still count, at the floor's weight.
+    Normalised to mean 1, so that the loss keeps the plain MSE's magnitude against the Euler term."""
+    axes = tuple(range(2, ref.dim()))
+    peak_t = ref.abs().amax(dim=axes)
+    peak = peak_t.amax(dim=1, keepdim=True)
+    a = torch.maximum(peak_t, floor * peak)
+    a = torch.where(a > 0, a, torch.ones_like(a))  # a sample that is zero throughout
+    w = (scale.unsqueeze(0) / a.reshape(*a.shape, *[1] * len(axes))) ** 2
+    return w / w.mean()
 
 
 def physical(scaled: torch.Tensor, scaler: Scaler, t_idx: torch.Tensor | None) -> torch.Tensor:

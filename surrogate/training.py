@@ -22,7 +22,7 @@ from tqdm import tqdm
 from surrogate import checkpoint
 from surrogate.averaging import WeightAverage, refresh_batch_norm
 from surrogate.checkpoint import CHECKPOINT, CheckpointError
-from surrogate.losses import mse, physical
+from surrogate.losses import LOSS_WEIGHTS, eps_weights, mse, physical
 from surrogate.memory import PeakMemory
 from surrogate.metrics import ErrorSpec, epsilon
 from surrogate.models import TwoFieldSurrogate, n_parameters
@@ -49,6 +49,7 @@ class TrainSpec:
     average_last: int = 0  # the model returned is the mean of the weights after the last K epochs (0: off)
     warmup: float = 0.0  # linear warm-up of the lr over the first round(warmup * epochs) epochs (0: off, the paper)
     schedule: str = "geometric"  # decay from lr to lr_final after the warm-up: geometric (the paper) or cosine
+    loss_weights: str = "uniform"  # uniform: the MSE of the scaled fields (the paper); eps: weighted as eps (losses)
     clip_grad: float | None = None  # each step's gradient rescaled to this global 2-norm at most (None: off, the paper)
 
     def __post_init__(self):
@@ -76,6 +77,8 @@ class TrainSpec:
             raise ValueError(f"train.warmup={self.warmup!r}: must be a fraction of the epochs in [0, 1)")
         if self.clip_grad is not None and not (number(self.clip_grad) and self.clip_grad > 0):
             raise ValueError(f"train.clip_grad={self.clip_grad!r}: must be a number > 0 or null (off)")
+        if self.loss_weights not in LOSS_WEIGHTS:
+            raise ValueError(f"train.loss_weights={self.loss_weights!r}: allowed: {', '.join(LOSS_WEIGHTS)}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"train.schedule={self.schedule!r}: allowed: {', '.join(SCHEDULES)}")
 
@@ -138,6 +141,9 @@ class Trainer:
         self.p = sc.params.transform(p).to(device)
         self.u, self.v = sc.u.transform(ut).to(device), sc.v.transform(vt).to(device)
         self.dev_scalers = sc.to(device)
+        self.w_u = self.w_v = None  # per-point loss weights (train.loss_weights=eps), None: the plain MSE
+        if spec.loss_weights == "eps":
+            self.w_u, self.w_v = (eps_weights(f, s.scale).to(device) for f, s in ((ut, sc.u), (vt, sc.v)))
         # Fused Adam updates every tensor in one kernel: 3-5x faster than the per-parameter loop
         # (0.5-2.5 ms saved per step here; the smallest models' step 1.1-1.2x faster). A checkpoint restores
         # the flag it was saved with, so a run begun unfused resumes unfused, bit for bit.
@@ -218,7 +224,9 @@ class Trainer:
         u_hat, v_hat = self._forward(p, t_idx)
         u_ref = self.u[idx] if t_idx is None else torch.gather(self.u[idx], 1, _expand(t_idx, self.u))
         v_ref = self.v[idx] if t_idx is None else torch.gather(self.v[idx], 1, _expand(t_idx, self.v))
-        loss = mse(u_hat, u_ref) + mse(v_hat, v_ref)
+        loss = mse(u_hat, u_ref, self._weight(self.w_u, idx, t_idx)) + mse(
+            v_hat, v_ref, self._weight(self.w_v, idx, t_idx)
+        )
         if self.reg.uses_euler:
             u_phys, v_phys = physical(u_hat, sc.u, t_idx), physical(v_hat, sc.v, t_idx)
             if t_idx is None:
@@ -229,6 +237,12 @@ class Trainer:
                 now, nxt, v_now, v_nxt = u_phys[:, :k], u_phys[:, k:], v_phys[:, :k], v_phys[:, k:]
             loss = loss + self.reg.loss_term(now, nxt, v_now, v_nxt, self.dt, sc.v_sigma)
         return loss
+
+    @staticmethod
+    def _weight(w: torch.Tensor | None, idx: torch.Tensor, t_idx: torch.Tensor | None) -> torch.Tensor | None:
+        if w is None or t_idx is None:
+            return None if w is None else w[idx]
+        return torch.gather(w[idx], 1, _expand(t_idx, w))
 
     def _run_epoch(self) -> tuple[float, float]:
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from surrogate.losses import euler_residual, euler_residual_series, physical
+from surrogate.losses import eps_weights, euler_residual, euler_residual_series, mse, physical
 from surrogate.metrics import ErrorSpec, epsilon, epsilon_pt, spread
 from surrogate.scaling import Scaler
 
@@ -116,3 +116,20 @@ def test_each_regularisation_is_one_object_with_its_check_and_loss_term():
     e = Regularization("e", "E", euler=0.7)
     assert e.loss_term(*args).item() == pytest.approx(0.7 * euler_residual(*args).item(), rel=1e-14)
     assert regs["basic"].loss_term(*args).item() == 0.0
+
+
+def test_eps_weights_make_the_scaled_mse_the_mean_square_of_eps_summand():
+    """REF's sample 0 peaks at 2 (t1) and 4 (t2), t0 is silent (floored at 0.05 x 4 = 0.2); sample 1
+    peaks at 3 (t1), its t0 (0.001) and t2 (0) at the floor 0.15. With any per-point scale, the
+    weighted MSE of scaled fields is mean((M - U)^2 / A(p, t)^2) / mean(w), w = (scale / A)^2."""
+    ref, pred = torch.tensor(REF), torch.tensor(PRED)
+    scaler = Scaler.fit(ref, floor=1e-3)
+    w = eps_weights(ref, scaler.scale)
+    peak = torch.tensor([[0.2, 2.0, 4.0], [0.15, 3.0, 0.15]]).reshape(2, 3, 1, 1)
+    raw = (scaler.scale / peak) ** 2
+    assert torch.allclose(w, raw / raw.mean()) and float(w.mean()) == pytest.approx(1.0)
+    loss = mse(scaler.transform(pred), scaler.transform(ref), w)
+    assert float(loss) == pytest.approx(float((((pred - ref) / peak) ** 2).mean() / raw.mean()), rel=1e-7)
+    assert float(mse(pred, ref)) == pytest.approx(float(((pred - ref) ** 2).mean()))  # no weight: the plain MSE
+    zero = torch.zeros(1, 2, 2)  # a sample that is zero throughout: finite weights
+    assert torch.isfinite(eps_weights(zero, torch.ones(2, 2))).all()

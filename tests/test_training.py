@@ -343,3 +343,22 @@ def test_clip_grad_bounds_every_step_gradient_and_off_keeps_old_fingerprints(tin
     assert content(train_cfg("train.clip_grad=0.5"), data)["train"]["clip_grad"] == 0.5
     with pytest.raises(ValueError, match=r"train.clip_grad=-1.0: must be a number > 0 or null"):
         train_run(train_cfg("train.clip_grad=-1.0"), tmp_path / "bad")
+
+
+def test_eps_loss_weights_train_time_sampled_models_and_off_keeps_old_fingerprints(tiny_data, tmp_path, train_cfg):
+    """train.loss_weights=eps runs on a model fed sampled snapshots (the weights gathered with them) and on
+    a time-as-channels one, gives another run than uniform, whose fingerprint is that of runs before it."""
+    from fe import dataset
+    from pipeline.train import content
+
+    sampled = ("model=conv2d_t", "train.times_per_sample=3", "train.epochs=2")
+    weighted = train_run(train_cfg(*sampled, "train.loss_weights=eps"), tmp_path / "w")
+    plain = train_run(train_cfg(*sampled), tmp_path / "p")
+    assert weighted["eps"]["train"] != plain["eps"]["train"] and math.isfinite(weighted["final_loss"])
+    assert math.isfinite(
+        train_run(train_cfg("model=conv2d", "train.epochs=2", "train.loss_weights=eps"), tmp_path / "c")["final_loss"]
+    )
+    data = dataset.load(tiny_data / "train.h5")
+    assert content(train_cfg("train.loss_weights=uniform"), data) == content(train_cfg(), data)
+    with pytest.raises(ValueError, match=r"train.loss_weights='l1': allowed: uniform, eps"):
+        train_run(train_cfg("train.loss_weights=l1"), tmp_path / "bad")
