@@ -43,6 +43,7 @@ endef
 # added on a machine without the earlier run folders.
 define finish_study
 	$(PY) -m pipeline.submodel target=$(1) progress=false
+	-$(PY) -m pipeline.ensemble target=$(1) progress=false  # seed ensembles; fails (ignored) when no cell has 2 seeds
 	$(PY) -m pipeline.tables $(1) --out $(2) $(if $(RECORDS),--records $(RECORDS))
 	$(PY) -m pipeline.report target=$(1) report.out=$(2) $(if $(RECORDS),'report.records=[$(subst $(space),$(comma),$(strip $(RECORDS)))]')
 endef

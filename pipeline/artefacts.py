@@ -23,6 +23,7 @@ METRICS = "metrics.json"  # a finished training run (written last, after the fin
 SUBMODEL = "submodel.json"  # the submodel stage's errors after zoom and timings, per run
 EXAMPLE = "zoom_example.npz"  # one test sample's fields for the report's snapshot figure
 BASELINES = "baselines.json"  # the non-neural reference rows of a dataset
+ENSEMBLES = "ensembles.json"  # a sweep's seed ensembles scored (pipeline.ensemble), in the sweep folder
 
 __all__ = [
     "BASELINES",

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from pipeline.artefacts import BASELINES, SUBMODEL, RunError, short, shown
+from pipeline.artefacts import BASELINES, ENSEMBLES, SUBMODEL, RunError, short, shown
 from pipeline.records import load as load_records
 from pipeline.runs import read_metrics, run_dirs
 from surrogate.targets import target
@@ -66,6 +66,7 @@ class Sweep:
     eps_definition: str | None = None
     baselines: dict | None = None
     trace: str | None = None  # the construction behind eps_zoom (``conf/trace/``), one per sweep
+    ensembles: dict | None = None  # the sweep's ensembles.json (pipeline.ensemble), when made on its data
 
     @property
     def cells(self) -> dict[tuple[str, str], dict]:
@@ -172,7 +173,28 @@ def collect(root: str | Path, baselines: str | Path | None = None, records: Sequ
             if model in models and reg in regs and (model, reg) not in sweep.groups:
                 sweep.problems.append(f"missing run: {label} / {col} ({model}-{reg})")
     sweep.baselines = _baselines(sweep, baselines)
+    sweep.ensembles = _ensembles(sweep)
     return sweep
+
+
+def _ensembles(sweep: Sweep) -> dict | None:
+    """``<root>/ensembles.json`` when it exists and was made on the sweep's data (else a named problem)."""
+    path = sweep.root / ENSEMBLES
+    if not path.is_file():
+        return None
+    try:
+        doc = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        sweep.problems.append(f"{path}: unreadable ({err}); no ensemble table")
+        return None
+    want = next((c["metrics"].get("data_fingerprint") for g in sweep.groups.values() for c in g), None)
+    if doc.get("data_fingerprint") != want:
+        sweep.problems.append(
+            f"{path}: made on data {short(doc.get('data_fingerprint'))}, the runs on {short(want)}; "
+            "no ensemble table (re-run python -m pipeline.ensemble)"
+        )
+        return None
+    return doc
 
 
 def trace_name(doc: dict) -> str:

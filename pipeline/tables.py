@@ -5,17 +5,20 @@ Writes ``tables.md`` plus one CSV per table (built by ``pipeline.tabulate``: row
 the configs' labels, in the paper's order) and ``runs.jsonl`` (every run tabulated, one line each:
 ``pipeline.records``) into the sweep folder or ``--out``. ``--records`` adds the runs of earlier
 tables' ``runs.jsonl`` (run folders on another machine, or gone): new seeds join old ones exactly.
+When ``pipeline.ensemble`` scored the sweep, the seed-ensemble table is added and its
+``ensembles.json`` copied into ``--out``.
 Exits with code 1, naming the problems, when no run could be tabulated.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline.artefacts import RunError, write_text
+from pipeline.artefacts import ENSEMBLES, RunError, write_text
 from pipeline.records import RECORDS, dumps
 from pipeline.sweep import collect
 from pipeline.tabulate import render
@@ -41,6 +44,8 @@ def write_tables(
         write_text(out / name, text)
     write_text(out / RECORDS, dumps([cell for key in sorted(sweep.groups) for cell in sweep.groups[key]]))
     write_text(out / "tables.md", md)
+    if sweep.ensembles and out.resolve() != Path(root).resolve():  # committed beside the tables it feeds
+        write_text(out / ENSEMBLES, json.dumps(sweep.ensembles, indent=1) + "\n")
     for problem in sweep.problems:
         log.warning(problem)
     return out / "tables.md"

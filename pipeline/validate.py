@@ -177,6 +177,13 @@ def check_baselines(cfg: DictConfig) -> None:
     check_trace(cfg)
 
 
+def check_ensemble(cfg: DictConfig) -> None:
+    """The ensemble stage: its own keys and those of the submodel stage it extends."""
+    check_submodel(cfg)
+    integer(cfg, "ensemble.min_members", lo=2)
+    boolean(cfg, "ensemble.zoom")
+
+
 def check_data(cfg: DictConfig) -> None:
     """The data stage's keys not covered by ``fe.spec`` (those are checked by building the specs)."""
     boolean(cfg, "progress")
