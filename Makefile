@@ -48,7 +48,7 @@ define finish_study
 	$(PY) -m pipeline.report target=$(1) report.out=$(2) $(if $(RECORDS),'report.records=[$(subst $(space),$(comma),$(strip $(RECORDS)))]')
 endef
 
-.PHONY: help setup data train submodel baselines report grid study study-quick study-short-cos study-short study-short-avg study-short-boundary study-long-boundary study-boundary study-3d study-4d tables all test test-fast test-mpi test-slurm lint bench clean
+.PHONY: help setup data train submodel baselines ensemble report grid study study-quick study-short-cos study-short study-short-avg study-short-boundary study-long-boundary study-boundary study-3d study-4d tables all test test-fast test-mpi test-slurm lint bench clean
 
 help: ## list the targets
 	@echo "wavezoom targets (overrides: make <target> ARGS='key=value ...'):"
@@ -85,6 +85,14 @@ report: $(STAMP) ## Markdown report with figures for the trained runs (TARGET=ru
 
 baselines: $(STAMP) ## non-neural baselines (zero, nearest, RBF, POD+RBF) on the default data: the difficulty meter
 	$(PY) -m pipeline.baselines $(ARGS)
+
+ensemble: $(STAMP) ## beyond the paper: the cheapest run measured to beat the RBF meter on u and v, two Conv2D seeds at short_cos averaged (~8 min on 2 cores)
+	$(small_data)
+	$(PY) -m pipeline.train -m model=conv2d reg=basic seed=0,1 train=short_cos \
+		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=results/sweeps/small-ensemble
+	$(PY) -m pipeline.submodel target=results/sweeps/small-ensemble progress=false
+	$(PY) -m pipeline.ensemble target=results/sweeps/small-ensemble
+	$(PY) -m pipeline.tables results/sweeps/small-ensemble | awk '/seed ensembles/{on=1} /^## Missing/{on=0} on' 
 
 all: data train submodel baselines report ## the stages on the default small preset, baselines included
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,8 +27,9 @@ from pipeline.sweep import folder_cell
 COLUMNS = (
     "run", "model", "reg", "seed", "protocol", "epochs", "batch_size", "lr", "lr_used", "lr_final",
     "warmup_epochs", "schedule", "average_last", "train_u", "train_v", "test_u", "test_v", "zoom_test_u",
-    "zoom_test_v", "collapsed", "s_per_epoch", "parameters", "git_revision",
+    "zoom_test_v", "collapsed", "s_per_epoch", "parameters", "git_revision", "overrides",
 )  # fmt: skip
+CONF = Path(__file__).resolve().parent.parent / "conf"
 MAX_DEPTH = 4  # folders below a PATH searched for runs
 
 
@@ -68,7 +70,8 @@ def row(cell: dict) -> dict[str, object]:
     """A run's protocol (as configured, and the lr it trained at after ``model.lr_max``) and its
     errors in %, test errors after zoom when it was scored there."""
     m = cell["metrics"]
-    train = (yaml.safe_load(m.get("config", "")) or {}).get("train", {})
+    cfg = yaml.safe_load(m.get("config", "")) or {}
+    train = cfg.get("train", {})
     epochs = train.get("epochs", m.get("epochs"))
     warmup = train.get("warmup")
     return {
@@ -91,7 +94,42 @@ def row(cell: dict) -> dict[str, object]:
         "s_per_epoch": f"{m['mean_epoch_seconds']:.3f}" if "mean_epoch_seconds" in m else "",
         "parameters": m.get("parameters", ""),
         "git_revision": str(m.get("git_revision", ""))[:10],
+        "overrides": overrides(cfg),
     }
+
+
+def _flat(doc: dict, prefix: str = "") -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key, value in doc.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _value(v: object) -> str:
+    """A value as a Hydra override writes it (``[2,2,2,1]``, ``null``)."""
+    return json.dumps(v, separators=(",", ":")) if isinstance(v, list | type(None)) else str(v)
+
+
+def overrides(cfg: dict) -> str:
+    """What the run changed against today's configs: the model's keys against ``conf/model/<name>.yaml``
+    and the train knobs that have no column against ``conf/train/short.yaml`` (``key=value``, sorted)."""
+    out = []
+    model = cfg.get("model", {})
+    path = CONF / "model" / f"{model.get('name')}.yaml"
+    if path.is_file():
+        have, want = _flat(model), _flat(yaml.safe_load(path.read_text()))
+        out += [f"model.{k}={_value(have[k])}" for k in sorted(have) if k in want and have[k] != want[k]]
+    base = yaml.safe_load((CONF / "train" / "short.yaml").read_text())
+    train = cfg.get("train", {})
+    out += [
+        f"train.{k}={train[k]}"
+        for k in sorted(train)
+        if k in base and k not in COLUMNS + ("name", "checkpoint_every", "warmup") and train[k] != base[k]
+    ]
+    return " ".join(out)
 
 
 def to_csv(cells: list[dict]) -> str:

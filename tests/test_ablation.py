@@ -4,6 +4,7 @@ seed), regenerated exactly from the records written beside them."""
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 
 import pytest
@@ -42,7 +43,11 @@ def test_same_run_under_two_protocols_gives_two_rows(tmp_path):
     """Two protocols, same model/reg/seed: two rows, each with its protocol, the lr asked and used,
     the warm-up in epochs and the errors in %."""
     _run(tmp_path / "runs", "quick", 0.02, lr_used=0.002)
-    _run(tmp_path / "runs", "q450", 0.01)
+    wide = _run(tmp_path / "runs", "q450", 0.01)
+    metrics = json.loads((wide / "metrics.json").read_text())
+    model = "model:\n  name: conv2d\n  lift: 256\n  widths: [2, 2, 2, 1]\n  kernel: 3\n"
+    metrics["config"] = metrics["config"].replace("average_last: 0\n", "average_last: 0\n  clip_grad: 1.0\n") + model
+    (wide / "metrics.json").write_text(json.dumps(metrics))
     rows = _rows(write_ablation([tmp_path / "runs"], tmp_path / "out" / "ablation.csv"))
     assert [r["run"] for r in rows] == ["q450/conv2d-basic-s0", "quick/conv2d-basic-s0"]
     quick = rows[1]
@@ -52,6 +57,10 @@ def test_same_run_under_two_protocols_gives_two_rows(tmp_path):
         "0.500", "2.000", "25.000", "1.000", "2.000"
     )  # fmt: skip
     assert (quick["s_per_epoch"], quick["git_revision"], quick["collapsed"]) == ("0.250", "0123456789", "")
+    # against today's conf/model/conv2d.yaml and conf/train/short.yaml: only what differs, as overrides
+    assert (
+        rows[0]["overrides"] == "model.lift=256 model.widths=[2,2,2,1] train.clip_grad=1.0" and quick["overrides"] == ""
+    )
 
 
 def test_regenerated_exactly_from_its_records(tmp_path):
