@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import yaml
 
 from pipeline.artefacts import shown
-from pipeline.sweep import COLS, FULL_ROWS, ROWS, Stat, Sweep
+from pipeline.ensemble_table import ensemble_table
+from pipeline.sweep import COLS, CONF, FULL_ROWS, ROWS, Stat, Sweep
 
 log = logging.getLogger(__name__)
 
@@ -152,18 +153,28 @@ def tables(protocol: str | None, traces: Sequence[str] = ()) -> list[Table]:
     return out
 
 
-def _capped(sweep: Sweep) -> dict[str, tuple[float, float]]:
-    """The models whose runs trained at a lower peak lr than their protocol's: label -> (used, asked)."""
+def _protocol_lr(name: str) -> float | None:
+    """The peak lr ``conf/train/<name>.yaml`` sets (None: no such protocol, or it inherits the lr)."""
+    path = CONF / "train" / f"{name}.yaml"
+    doc = yaml.safe_load(path.read_text()) if path.is_file() else None
+    return float(doc["lr"]) if isinstance(doc, dict) and "lr" in doc else None
+
+
+def _lowered(sweep: Sweep) -> dict[str, tuple[float, float]]:
+    """The models whose runs trained at a lower peak lr than their protocol sets (a ``model.lr_max`` cap,
+    or a ``train.lr`` override): label -> (used, the protocol's)."""
     out = {}
     for group in sweep.groups.values():
         for cell in group:
             m = cell["metrics"]
             try:
-                asked = float(yaml.safe_load(m.get("config", ""))["train"]["lr"])
+                train = yaml.safe_load(m.get("config", ""))["train"]
+                asked = _protocol_lr(str(train["name"])) or float(train["lr"])
             except (TypeError, KeyError, ValueError, yaml.YAMLError):
                 continue
-            if "lr" in m and float(m["lr"]) < asked:
-                out[m.get("label", m["model"])] = (float(m["lr"]), asked)
+            used = float(m.get("lr", train.get("lr", asked)))
+            if used < asked:
+                out[m.get("label", m["model"])] = (used, asked)
     return out
 
 
@@ -173,10 +184,11 @@ def render(sweep: Sweep) -> tuple[str, dict[str, str]]:
     md = [f"# Tables for {shown(sweep.root)}", ""]
     if sweep.protocol:
         md.append(f"Training protocol: `{sweep.protocol}`. ")
-    if capped := _capped(sweep):
+    if lowered := _lowered(sweep):
         md.append(
-            "Peak lr capped by the model's `model.lr_max` (the protocol's lr kills it): "
-            + ", ".join(f"{label} at {used:g} (asked {asked:g})" for label, (used, asked) in capped.items())
+            "Peak lr below the protocol's (capped by `model.lr_max`, where the protocol's lr kills the model, or "
+            "set by `train.lr`): "
+            + ", ".join(f"{label} at {used:g} (protocol {asked:g})" for label, (used, asked) in sorted(lowered.items()))
             + ". "
         )
     if sweep.eps_definition:
@@ -247,53 +259,3 @@ def render(sweep: Sweep) -> tuple[str, dict[str, str]]:
     if sweep.problems:
         md += ["## Missing or failed runs", ""] + [f"- {p}" for p in sweep.problems] + [""]
     return "\n".join(md), csvs
-
-
-def _pct(doc: dict | None, *keys: str) -> float | None:
-    for key in keys:
-        if not isinstance(doc, dict) or key not in doc:
-            return None
-        doc = doc[key]
-    return 100 * float(doc)
-
-
-def ensemble_table(sweep: Sweep) -> tuple[list[str], str]:
-    """Beyond the paper: each cell's seed ensemble (``pipeline.ensemble``) against its members and
-    the baselines, test eps (%) of the full field and after zoom (primary trace, and each other)."""
-    doc = sweep.ensembles or {}
-    traces = sorted({t for m in doc.get("methods", {}).values() for t in m.get("by_trace", {})})
-    heads = ["seeds", "u", "v", "members' u", "members' v", "after zoom u", "after zoom v"]
-    heads += [f"{t} after zoom {f}" for t in traces for f in "uv"]
-    md = [
-        "## Beyond the paper: seed ensembles (mean prediction of a cell's seeds), test eps (%)",
-        "",
-        f"Made by python -m pipeline.ensemble ({shown(sweep.root / 'ensembles.json')}); members' figures: "
-        "mean ± std of the single networks. After zoom: the "
-        f"{doc.get('trace', {}).get('name', 'as_predicted')} trace, then the others scored.",
-        "",
-        "| | " + " | ".join(heads) + " |",
-        "|---|" + "---|" * len(heads),
-    ]
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(["cell", *heads])
-
-    def cell(v: float | None) -> str:
-        return "-" if v is None else f"{v:.2f}"
-
-    rows = []
-    for method in doc.get("methods", {}).values():
-        members = [Stat.of([100 * x for x in method["member_eps"]["test"][f]]) for f in "uv"]
-        zoom = [_pct(method, "eps_zoom", "test", f) for f in "uv"]
-        others = [_pct(method, "by_trace", t, "eps_zoom", "test", f) for t in traces for f in "uv"]
-        values = [_pct(method, "eps", "test", f) for f in "uv"] + zoom + others
-        rows.append((method["label"], str(len(method["seeds"])), values[:2], members, values[2:]))
-    for method in (sweep.baselines or {}).get("methods", {}).values():
-        others = [_pct(method, "by_trace", t, "eps_zoom", "test", f) for t in traces for f in "uv"]
-        values = [_pct(method, "eps", "test", f) for f in "uv"] + [_pct(method, "eps_zoom", "test", f) for f in "uv"]
-        rows.append((f"*{method['label']}*", "", values[:2], [None, None], values[2:] + others))
-    for label, seeds, field, members, zoom in rows:
-        shown_members = ["-" if m is None else m.format() for m in members]
-        md.append(f"| {label} | {seeds} | " + " | ".join([*map(cell, field), *shown_members, *map(cell, zoom)]) + " |")
-        writer.writerow([label.strip("*"), seeds, *map(cell, field), *shown_members, *map(cell, zoom)])
-    return [*md, ""], buf.getvalue()
