@@ -183,6 +183,28 @@ def against_baselines(sweep: Sweep) -> list[str]:
     ]
 
 
+def ensembles(sweep: Sweep) -> list[str]:
+    """Beyond the paper: each seed ensemble (``pipeline.ensemble``) against the best baseline on u and
+    on v (each field's best), test eps of the full field."""
+    methods, cells = (sweep.baselines or {}).get("methods", {}), (sweep.ensembles or {}).get("methods", {})
+    if not methods or not cells:
+        return []
+    best = {f: min(100 * m["eps"]["test"][f] for m in methods.values()) for f in "uv"}
+    parts, both = [], 0
+    for cell in cells.values():
+        e = {f: 100 * cell["eps"]["test"][f] for f in "uv"}
+        lower = [f for f in "uv" if e[f] < best[f]]
+        both += len(lower) == 2
+        parts.append(
+            f"{cell['label']}, {len(cell['seeds'])} seeds: {e['u']:.2f} / {e['v']:.2f}"
+            f" ({'lower on ' + ' and '.join(lower) if lower else 'not lower'})"
+        )
+    return [
+        f"- **Beyond the paper: seed ensembles against the best baseline** (u {best['u']:.2f}%, v "
+        f"{best['v']:.2f}%): {both} of {len(cells)} lower on both fields: " + "; ".join(parts)
+    ]
+
+
 def compare_paired(diffs: Stat) -> str:
     """Whether per-run differences (the same runs scored two ways) are below (-), above (+) or within
     the 95% interval of the paired t-test: t_0.975(n - 1) x std / sqrt(n)."""
@@ -236,6 +258,7 @@ def claims(sweep: Sweep) -> list[str]:
         *boundary_best(sweep),
         *overfit(sweep),
         *against_baselines(sweep),
+        *ensembles(sweep),
         *traces(sweep),
         "",
     ]

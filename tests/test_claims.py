@@ -92,3 +92,29 @@ def test_one_seed_cells_do_not_hide_the_verdict_of_seeded_ones(tmp_path):
     )
     assert want in text
     assert f"-0.50 points (lower; {ONE_SEED})" in text and "+2.00 points (higher)" in text
+
+
+def test_seed_ensembles_are_read_against_each_fields_best_baseline(tmp_path):
+    """RBF is best on u (1.0), POD + RBF on v (2.0): an ensemble at 0.9 / 1.9 is lower on both, one at
+    0.9 / 2.5 on u only; without ensembles.json there is no such line."""
+    import json
+
+    for s in (0, 1):
+        _run(tmp_path, "conv2d", "basic", s, 1.2, data_fingerprint="d")
+    _run(tmp_path, "conv3d", "basic", 0, 1.5, data_fingerprint="d")
+    base = {"rbf": (1.0, 2.2), "pod_rbf": (1.1, 2.0)}
+    doc = {
+        "data_fingerprint": "d",
+        "methods": {k: {"label": k, "eps": {"test": {"u": u / 100, "v": v / 100}}} for k, (u, v) in base.items()},
+    }
+    (tmp_path / "b.json").write_text(json.dumps(doc))
+    assert not any("seed ensembles" in line for line in claims(collect(tmp_path, tmp_path / "b.json")))
+    ens = {
+        "conv2d-basic": {"label": "Conv2D / Basic", "seeds": [0, 1], "eps": {"test": {"u": 0.009, "v": 0.019}}},
+        "conv3d-basic": {"label": "Conv3D / Basic", "seeds": [0, 1, 2], "eps": {"test": {"u": 0.009, "v": 0.025}}},
+    }
+    (tmp_path / "ensembles.json").write_text(json.dumps({"data_fingerprint": "d", "methods": ens}))
+    text = "\n".join(claims(collect(tmp_path, tmp_path / "b.json")))
+    assert "seed ensembles against the best baseline** (u 1.00%, v 2.00%): 1 of 2 lower on both fields" in text
+    assert "Conv2D / Basic, 2 seeds: 0.90 / 1.90 (lower on u and v)" in text
+    assert "Conv3D / Basic, 3 seeds: 0.90 / 2.50 (lower on u)" in text
