@@ -21,26 +21,28 @@ def base(tiny_data):
     return ["data=tiny", f"paths.data_dir={tiny_data.parent}", "progress=false", "train.epochs=2", "threads=1"]
 
 
-def _train(base: list[str], folder, seed: int) -> dict:
-    return train_run(compose("train", [*base, "model=conv2d", "reg=basic", f"seed={seed}"]), folder)
+def _train(base: list[str], folder, seed: int, model: str = "conv2d") -> dict:
+    return train_run(compose("train", [*base, f"model={model}", "reg=basic", f"seed={seed}"]), folder)
 
 
-def test_distinct_seeds_do_no_worse_than_their_mean_and_identical_ones_give_the_member(base, tmp_path):
-    members = [_train(base, tmp_path / "two" / f"conv2d-basic-s{s}", s) for s in (0, 1)]
+@pytest.mark.parametrize(("model", "label"), [("conv2d", "Conv2D"), ("conv1d_boundary", "Conv1D Boundary")])
+def test_distinct_seeds_do_no_worse_than_their_mean_and_identical_ones_give_the_member(base, tmp_path, model, label):
+    """A full-field model and a boundary one (whose eps is that of its trace)."""
+    members = [_train(base, tmp_path / "two" / f"{model}-basic-s{s}", s, model) for s in (0, 1)]
     doc = json.loads(
         ensemble_stage(compose("ensemble", [*base, f"target={tmp_path / 'two'}", "ensemble.zoom=false"])).read_text()
     )
-    ens = doc["methods"]["conv2d-basic"]
-    assert ens["seeds"] == [0, 1] and ens["label"] == "Conv2D / Basic" and doc["problems"] == []
+    ens = doc["methods"][f"{model}-basic"]
+    assert ens["seeds"] == [0, 1] and ens["label"] == f"{label} / Basic" and doc["problems"] == []
     for split in ("train", "test"):
         for f in "uv":
             mean = sum(m["eps"][split][f] for m in members) / 2
             assert ens["eps"][split][f] <= mean * (1 + 1e-9), (split, f)
             assert all(ens["eps"][split][f] != m["eps"][split][f] for m in members)
-    shutil.copytree(tmp_path / "two" / "conv2d-basic-s0", tmp_path / "same" / "conv2d-basic-s0")
-    shutil.copytree(tmp_path / "two" / "conv2d-basic-s0", tmp_path / "same" / "copy-of-s0")
+    shutil.copytree(tmp_path / "two" / f"{model}-basic-s0", tmp_path / "same" / f"{model}-basic-s0")
+    shutil.copytree(tmp_path / "two" / f"{model}-basic-s0", tmp_path / "same" / "copy-of-s0")
     same = ensemble_stage(compose("ensemble", [*base, f"target={tmp_path / 'same'}", "ensemble.zoom=false"]))
-    got = json.loads(same.read_text())["methods"]["conv2d-basic"]
+    got = json.loads(same.read_text())["methods"][f"{model}-basic"]
     for split in ("train", "test"):
         assert got["eps"][split] == pytest.approx(members[0]["eps"][split], rel=1e-12)
 
