@@ -119,7 +119,7 @@ study-quick: $(STAMP) ## docs/results/small-quick-schedule: the default quick pr
 		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=$(STUDY)-schedule
 	$(call finish_study,$(STUDY)-schedule,docs/results/small-quick-schedule)
 
-study-short-cos: $(STAMP) ## docs/results/small-short_cos: Conv2D, Conv3D, Conv2.5D, Conv2.5Db / Basic x 3 seeds at short_cos, 1000 epochs of quick's schedule, with seed ensembles (~3.5 h on 2 cores)
+study-short-cos: $(STAMP) ## docs/results/small-short_cos: Conv2D, Conv3D, Conv2.5D, Conv2.5Db / Basic x 3 seeds at short_cos, 1000 epochs of quick's schedule, with seed ensembles (~3 h of core time: ~1.6 h on 2 cores)
 	$(small_data)
 	$(PY) -m pipeline.train -m model=conv2_5d,conv2d,conv2_5db,conv3d seed=0,1,2 train=short_cos \
 		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=results/sweeps/small-short_cos
