@@ -68,7 +68,7 @@ def score_cell(members: list[TrainedRun], cfg: DictConfig, splits: dict, context
     """The ensemble of ``members`` scored on ``splits`` (after zoom too when given a ``context``)."""
     spec = ErrorSpec(**cfg.metrics)
     first = members[0]
-    v_sigma = float(first.model.target.arrays(splits["train"])[1].std())
+    v_sigma = first.scalers.v_sigma  # the training velocities' std the training stage scored with
     out: dict = {
         "label": f"{first.metrics['label']} / {first.metrics['reg_label']}",
         "model": first.metrics["model"],
@@ -131,13 +131,13 @@ def run(cfg: DictConfig) -> Path:
     for (model, reg), members in kept.items():
         res = score_cell(members, cfg, splits, context, traces)
         methods[f"{model}-{reg}"] = res
-        e, single = res["eps"]["test"], res["member_eps"]["test"]
+        e, single, zoom = res["eps"]["test"], res["member_eps"]["test"], res.get("eps_zoom", {}).get("test")
         log.info(
             "%s, mean of %d seeds: test eps u %.3g%%, v %.3g%% (members: u %.3g%%, v %.3g%% on average)%s",
-            res["label"], len(members), 100 * e["u"], 100 * e["v"], 100 * np.mean(single["u"]),
-            100 * np.mean(single["v"]), "".join(f"; after zoom u {100 * z['u']:.3g}%, v {100 * z['v']:.3g}%"
-            for z in [res.get("eps_zoom", {}).get("test")] if z),
-        )  # fmt: skip
+            *(res["label"], len(members), 100 * e["u"], 100 * e["v"]),
+            *(100 * np.mean(single["u"]), 100 * np.mean(single["v"])),
+            f"; after zoom u {100 * zoom['u']:.3g}%, v {100 * zoom['v']:.3g}%" if zoom else "",
+        )
     settings = {k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("ensemble", "metrics", "trace")}
     content = {
         **settings,

@@ -45,6 +45,8 @@ def test_distinct_seeds_do_no_worse_than_their_mean_and_identical_ones_give_the_
     got = json.loads(same.read_text())["methods"][f"{model}-basic"]
     for split in ("train", "test"):
         assert got["eps"][split] == pytest.approx(members[0]["eps"][split], rel=1e-12)
+        want = members[0]["physics"]["euler_residual"][split]  # scored with the run's own sigma_v
+        assert got["physics"]["euler_residual"][split] == pytest.approx(want, rel=1e-9)
 
 
 @pytest.mark.slow
