@@ -22,14 +22,13 @@ import yaml
 from pipeline.artefacts import METRICS, RunError, shown, write_text
 from pipeline.records import dumps
 from pipeline.records import load as load_records
-from pipeline.sweep import folder_cell
+from pipeline.sweep import CONF, folder_cell, percent
 
 COLUMNS = (
     "run", "model", "reg", "seed", "protocol", "epochs", "batch_size", "lr", "lr_used", "lr_final",
     "warmup_epochs", "schedule", "average_last", "train_u", "train_v", "test_u", "test_v", "zoom_test_u",
     "zoom_test_v", "collapsed", "s_per_epoch", "parameters", "git_revision", "overrides",
 )  # fmt: skip
-CONF = Path(__file__).resolve().parent.parent / "conf"
 MAX_DEPTH = 4  # folders below a PATH searched for runs
 
 
@@ -59,11 +58,8 @@ def gather(paths: Sequence[str | Path]) -> list[dict]:
 
 
 def _pct(doc: dict | None, *keys: str) -> str:
-    for key in keys:
-        if not isinstance(doc, dict) or key not in doc:
-            return ""
-        doc = doc[key]
-    return f"{100 * float(doc):.3f}"
+    value = percent(doc, *keys)
+    return "" if value is None else f"{value:.3f}"
 
 
 def row(cell: dict) -> dict[str, object]:

@@ -7,15 +7,7 @@ import csv
 import io
 
 from pipeline.artefacts import shown
-from pipeline.sweep import Stat, Sweep
-
-
-def _pct(doc: dict | None, *keys: str) -> float | None:
-    for key in keys:
-        if not isinstance(doc, dict) or key not in doc:
-            return None
-        doc = doc[key]
-    return 100 * float(doc)
+from pipeline.sweep import Stat, Sweep, percent
 
 
 def ensemble_table(sweep: Sweep) -> tuple[list[str], str]:
@@ -45,13 +37,15 @@ def ensemble_table(sweep: Sweep) -> tuple[list[str], str]:
     rows = []
     for method in doc.get("methods", {}).values():
         members = [Stat.of([100 * x for x in method["member_eps"]["test"][f]]) for f in "uv"]
-        zoom = [_pct(method, "eps_zoom", "test", f) for f in "uv"]
-        others = [_pct(method, "by_trace", t, "eps_zoom", "test", f) for t in traces for f in "uv"]
-        values = [_pct(method, "eps", "test", f) for f in "uv"] + zoom + others
+        zoom = [percent(method, "eps_zoom", "test", f) for f in "uv"]
+        others = [percent(method, "by_trace", t, "eps_zoom", "test", f) for t in traces for f in "uv"]
+        values = [percent(method, "eps", "test", f) for f in "uv"] + zoom + others
         rows.append((method["label"], str(len(method["seeds"])), values[:2], members, values[2:]))
     for method in (sweep.baselines or {}).get("methods", {}).values():
-        others = [_pct(method, "by_trace", t, "eps_zoom", "test", f) for t in traces for f in "uv"]
-        values = [_pct(method, "eps", "test", f) for f in "uv"] + [_pct(method, "eps_zoom", "test", f) for f in "uv"]
+        others = [percent(method, "by_trace", t, "eps_zoom", "test", f) for t in traces for f in "uv"]
+        values = [percent(method, "eps", "test", f) for f in "uv"] + [
+            percent(method, "eps_zoom", "test", f) for f in "uv"
+        ]
         rows.append((f"*{method['label']}*", "", values[:2], [None, None], values[2:] + others))
     for label, seeds, field, members, zoom in rows:
         shown_members = ["-" if m is None else m.format() for m in members]

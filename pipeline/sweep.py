@@ -177,21 +177,36 @@ def collect(root: str | Path, baselines: str | Path | None = None, records: Sequ
     return sweep
 
 
+def percent(doc: dict | None, *keys: str) -> float | None:
+    """``doc[k1][k2]...`` in % (a fraction in a metrics, submodel, baselines or ensembles document), None
+    where a key is missing."""
+    for key in keys:
+        if not isinstance(doc, dict) or key not in doc:
+            return None
+        doc = doc[key]
+    return 100 * float(doc)
+
+
 def _ensembles(sweep: Sweep) -> dict | None:
     """``<root>/ensembles.json`` when it exists and was made on the sweep's data (else a named problem)."""
     path = sweep.root / ENSEMBLES
-    if not path.is_file():
-        return None
+    return _same_data(sweep, path, "ensemble table", "pipeline.ensemble") if path.is_file() else None
+
+
+def _same_data(sweep: Sweep, path: str | Path, what: str, stage: str) -> dict | None:
+    """The JSON document at ``path`` (a baselines.json, an ensembles.json) if it was made on the sweep's
+    data; otherwise None and a problem naming it, ``what`` the sweep goes without and the ``stage`` to re-run."""
     try:
-        doc = json.loads(path.read_text())
+        doc = json.loads(Path(path).read_text())
     except json.JSONDecodeError as err:
-        sweep.problems.append(f"{path}: unreadable ({err}); no ensemble table")
+        sweep.problems.append(f"{path}: unreadable ({err}); no {what}")
         return None
+    # one dataset per sweep (collect): its first run's
     want = next((c["metrics"].get("data_fingerprint") for g in sweep.groups.values() for c in g), None)
-    if doc.get("data_fingerprint") != want:
+    if want and doc.get("data_fingerprint") != want:
         sweep.problems.append(
             f"{path}: made on data {short(doc.get('data_fingerprint'))}, the runs on {short(want)}; "
-            "no ensemble table (re-run python -m pipeline.ensemble)"
+            f"no {what} (re-run python -m {stage})"
         )
         return None
     return doc
@@ -253,17 +268,8 @@ def _baselines(sweep: Sweep, path: str | Path | None) -> dict | None:
         path = next((p for m in runs if (p := _default_baselines(m)) is not None), None)
     if path is None or not Path(path).is_file():
         return None
-    try:
-        doc = json.loads(Path(path).read_text())
-    except json.JSONDecodeError as err:
-        sweep.problems.append(f"{path}: unreadable ({err}); no baseline rows")
-        return None
-    want = runs[0].get("data_fingerprint") if runs else None  # one dataset per sweep (collect)
-    if want and doc.get("data_fingerprint") != want:
-        sweep.problems.append(
-            f"{path}: made on data {short(doc.get('data_fingerprint'))}, the runs on {short(want)}; "
-            "no baseline rows (re-run python -m pipeline.baselines)"
-        )
+    doc = _same_data(sweep, path, "baseline rows", "pipeline.baselines")
+    if doc is None:
         return None
     doc["path"] = str(path)
     if sweep.trace and trace_name(doc) != sweep.trace:  # reference rows under the runs' construction

@@ -13,12 +13,11 @@ Exits with code 1, naming the problems, when no run could be tabulated.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline.artefacts import ENSEMBLES, RunError, write_text
+from pipeline.artefacts import ENSEMBLES, RunError, write_json, write_text
 from pipeline.records import RECORDS, dumps
 from pipeline.sweep import collect
 from pipeline.tabulate import render
@@ -45,7 +44,7 @@ def write_tables(
     write_text(out / RECORDS, dumps([cell for key in sorted(sweep.groups) for cell in sweep.groups[key]]))
     write_text(out / "tables.md", md)
     if sweep.ensembles and out.resolve() != Path(root).resolve():  # committed beside the tables it feeds
-        write_text(out / ENSEMBLES, json.dumps(sweep.ensembles, indent=1) + "\n")
+        write_json(out / ENSEMBLES, sweep.ensembles)
     for problem in sweep.problems:
         log.warning(problem)
     return out / "tables.md"
