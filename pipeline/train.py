@@ -30,7 +30,7 @@ from surrogate.metrics import COLLAPSED, ErrorSpec
 from surrogate.training import Trainer, pick_device, predict
 
 log = logging.getLogger(__name__)
-# train.* plan added after runs were made, with the value that reproduces those runs
+# train.* knobs added after runs were made, with the value that reproduces those runs
 KNOBS_OFF = {"average_last": 0, "warmup": 0.0, "schedule": "geometric", "clip_grad": None, "loss_weights": "uniform"}
 
 

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import torch
 
+from surrogate.metrics import ErrorSpec
 from surrogate.scaling import Scaler
 
 LOSS_WEIGHTS = ("uniform", "eps")
-EPS_FLOOR = 0.05  # eps's default active threshold (conf/metrics/default.yaml)
+EPS_FLOOR = ErrorSpec.active_threshold  # eps's default active threshold (conf/metrics/default.yaml)
 
 
 def mse(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
