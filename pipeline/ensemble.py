@@ -33,24 +33,25 @@ log = logging.getLogger(__name__)
 
 
 def cells(target: str | Path) -> tuple[dict[tuple[str, str], list[TrainedRun]], list[str]]:
-    """The finished runs under ``target`` grouped by (model, reg), sorted by seed; unusable runs and
-    runs of another dataset or protocol than the cell's first are named problems."""
+    """The finished runs under ``target`` grouped by (model, reg), sorted by seed; unusable runs, runs
+    on another dataset than the first run's (one dataset per ensembles.json, as per table) and runs of
+    another protocol than their cell's first are named problems."""
     groups: dict[tuple[str, str], list[TrainedRun]] = defaultdict(list)
     problems: list[str] = []
+    first: TrainedRun | None = None
     for run_dir in run_dirs(target):
         try:
             run = load_run(run_dir)
         except USER_ERRORS as err:
             problems.append(str(err))
             continue
+        first = first or run
         key = (run.metrics["model"], run.metrics["reg"])
-        if groups[key] and (run.data_fingerprint, run.cfg.train.name) != (
-            groups[key][0].data_fingerprint,
-            groups[key][0].cfg.train.name,
-        ):
-            problems.append(
-                f"run {run_dir.name}: another dataset or protocol than {groups[key][0].run_dir.name}; left out"
-            )
+        if run.data_fingerprint != first.data_fingerprint:
+            problems.append(f"run {run_dir.name}: trained on other data than {first.run_dir.name}; left out")
+            continue
+        if groups[key] and run.cfg.train.name != groups[key][0].cfg.train.name:
+            problems.append(f"run {run_dir.name}: another protocol than {groups[key][0].run_dir.name}; left out")
             continue
         groups[key].append(run)
     for group in groups.values():

@@ -70,6 +70,20 @@ def test_after_zoom_identical_members_give_the_members_submodel_errors(base, tmp
         )
 
 
+def test_runs_on_other_data_are_left_out_by_name_and_the_rest_scored(base, tmp_path):
+    """A cell trained on other data (its metrics say so) is a named problem, not a failure of the stage."""
+    for s in (0, 1):
+        _train(base, tmp_path / "mix" / f"conv2d-basic-s{s}", s)
+        shutil.copytree(tmp_path / "mix" / f"conv2d-basic-s{s}", tmp_path / "mix" / f"other-s{s}")
+        metrics = tmp_path / "mix" / f"other-s{s}" / "metrics.json"
+        metrics.write_text(json.dumps({**json.loads(metrics.read_text()), "data_fingerprint": "other", "reg": "bn"}))
+    doc = json.loads(
+        ensemble_stage(compose("ensemble", [*base, f"target={tmp_path / 'mix'}", "ensemble.zoom=false"])).read_text()
+    )
+    assert list(doc["methods"]) == ["conv2d-basic"]
+    assert doc["problems"] == [f"run other-s{s}: trained on other data than conv2d-basic-s0; left out" for s in (0, 1)]
+
+
 def test_too_few_seeds_and_bad_knobs_are_named(base, tmp_path):
     _train(base, tmp_path / "one" / "conv2d-basic-s0", 0)
     with pytest.raises(
