@@ -48,7 +48,7 @@ define finish_study
 	$(PY) -m pipeline.report target=$(1) report.out=$(2) $(if $(RECORDS),'report.records=[$(subst $(space),$(comma),$(strip $(RECORDS)))]')
 endef
 
-.PHONY: help setup data train submodel baselines ensemble report grid study study-quick study-short-cos study-short study-short-avg study-short-boundary study-long-boundary study-boundary study-3d study-4d tables all test test-fast test-mpi test-slurm lint bench clean
+.PHONY: help setup data train submodel baselines ensemble report grid study study-quick study-short-cos study-short-cos-lbfgs study-short study-short-avg study-short-boundary study-long-boundary study-boundary study-3d study-4d tables all test test-fast test-mpi test-slurm lint bench clean
 
 help: ## list the targets
 	@echo "wavezoom targets (overrides: make <target> ARGS='key=value ...'):"
@@ -124,6 +124,16 @@ study-short-cos: $(STAMP) ## docs/results/small-short_cos: Conv2D, Conv3D, Conv2
 	$(PY) -m pipeline.train -m model=conv2_5d,conv2d,conv2_5db,conv3d seed=0,1,2 train=short_cos \
 		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=results/sweeps/small-short_cos
 	$(call finish_study,results/sweeps/small-short_cos,docs/results/small-short_cos)
+
+study-short-cos-lbfgs: $(STAMP) ## docs/results/small-short_cos_lbfgs: study-short-cos's runs finished by 600 L-BFGS iterations (reuses its checkpoints when present; ~1 h on 2 cores)
+	$(small_data)
+	for run in results/sweeps/small-short_cos/*/checkpoint.pt; do \
+	  [ -f "$$run" ] || continue; dest=results/sweeps/small-short_cos_lbfgs/$$(basename $$(dirname $$run)); \
+	  [ -f $$dest/checkpoint.pt ] || { mkdir -p $$dest && cp $$run $$dest/; }; \
+	done  # a short_cos checkpoint is the prefix of the same run with an L-BFGS phase (the same Adam epochs)
+	$(PY) -m pipeline.train -m model=conv3d,conv2_5d,conv2_5db,conv2d seed=0,1,2 train=short_cos train.lbfgs_iters=600 \
+		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=results/sweeps/small-short_cos_lbfgs
+	$(call finish_study,results/sweeps/small-short_cos_lbfgs,docs/results/small-short_cos_lbfgs)
 
 study-short: $(STAMP) ## docs/results/small-short: 3D family x REGS (basic,bn) at the paper's short protocol (SEEDS=0: ~1.5 h on 2 cores)
 	$(small_data)

@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from fe import dataset
 from pipeline.artefacts import METRICS, user_errors, write_json
-from pipeline.provenance import record
+from pipeline.provenance import fingerprint, record
 from pipeline.runs import build_model, geometry, load_data, model_spec, protocol, regularization, train_spec
 from pipeline.scoring import SCORES, score_split
 from pipeline.validate import check_train
@@ -31,7 +31,14 @@ from surrogate.training import Trainer, pick_device, predict
 
 log = logging.getLogger(__name__)
 # train.* knobs added after runs were made, with the value that reproduces those runs
-KNOBS_OFF = {"average_last": 0, "warmup": 0.0, "schedule": "geometric", "clip_grad": None, "loss_weights": "uniform"}
+KNOBS_OFF = {
+    "average_last": 0,
+    "warmup": 0.0,
+    "schedule": "geometric",
+    "clip_grad": None,
+    "loss_weights": "uniform",
+    "lbfgs_iters": 0,
+}
 
 
 def content(cfg: DictConfig, train: dataset.Dataset) -> dict:
@@ -64,8 +71,12 @@ def train_run(cfg: DictConfig, run_dir: str | Path, on_epoch=None) -> dict:
     geom = geometry(train)
     spec = model_spec(cfg, geom)
     model, reg = build_model(cfg, geom, spec), regularization(cfg)
-    meta = record(OmegaConf.to_yaml(cfg, resolve=True), content(cfg, train))
+    what = content(cfg, train)
+    meta = record(OmegaConf.to_yaml(cfg, resolve=True), what)
+    adam = {**what, "train": {k: v for k, v in what["train"].items() if k != "lbfgs_iters"}}
     meta.update(
+        # the L-BFGS phase follows the epochs: a checkpoint of the same run without it is this run's prefix
+        resumes=[fingerprint(adam)] if adam != what else [],
         model_spec=spec,
         data_fingerprint=train.attrs.get("fingerprint"),
         threads=torch.get_num_threads(),

@@ -22,6 +22,7 @@ from tqdm import tqdm
 from surrogate import checkpoint
 from surrogate.averaging import WeightAverage, refresh_batch_norm
 from surrogate.checkpoint import CHECKPOINT, CheckpointError
+from surrogate.lbfgs import BATCH, LbfgsPhase
 from surrogate.losses import LOSS_WEIGHTS, eps_weights, mse, physical
 from surrogate.memory import PeakMemory
 from surrogate.metrics import ErrorSpec, epsilon
@@ -51,6 +52,7 @@ class TrainSpec:
     schedule: str = "geometric"  # decay from lr to lr_final after the warm-up: geometric (the paper) or cosine
     loss_weights: str = "uniform"  # uniform: the MSE of the scaled fields (the paper); eps: weighted as eps (losses)
     clip_grad: float | None = None  # each step's gradient rescaled to this global 2-norm at most (None: off, the paper)
+    lbfgs_iters: int = 0  # full-batch L-BFGS iterations after the Adam epochs (0: off, the paper; surrogate.lbfgs)
 
     def __post_init__(self):
         def integer(v) -> bool:
@@ -73,6 +75,13 @@ class TrainSpec:
         k = self.average_last
         if not (integer(k) and 0 <= k <= self.epochs):
             raise ValueError(f"train.average_last={k!r}: must be an integer in [0, train.epochs={self.epochs}]")
+        if not (integer(self.lbfgs_iters) and self.lbfgs_iters >= 0):
+            raise ValueError(f"train.lbfgs_iters={self.lbfgs_iters!r}: must be an integer >= 0 (0: off)")
+        if self.lbfgs_iters and k:
+            raise ValueError(
+                f"train.lbfgs_iters={self.lbfgs_iters} with train.average_last={k}: the L-BFGS phase refines one "
+                "model, not an average of iterates; set one of them to 0"
+            )
         if not (number(self.warmup) and 0 <= self.warmup < 1):
             raise ValueError(f"train.warmup={self.warmup!r}: must be a fraction of the epochs in [0, 1)")
         if self.clip_grad is not None and not (number(self.clip_grad) and self.clip_grad > 0):
@@ -111,7 +120,9 @@ def pick_device(name: str) -> torch.device:
 class Trainer:
     """Fits ``model`` to (params, u, v) of the training split; ``dt`` is the snapshot interval.
     ``meta`` travels in every checkpoint: ``fingerprint`` (what determines the result, checked on
-    resume), ``data_fingerprint`` and ``threads`` (named when a resume differs)."""
+    resume; ``resumes`` lists the other fingerprints whose checkpoints are a prefix of this run, e.g.
+    the same run without its L-BFGS phase), ``data_fingerprint`` and ``threads`` (named when a resume
+    differs)."""
 
     def __init__(
         self,
@@ -153,6 +164,11 @@ class Trainer:
         # late-epoch weight averaging (surrogate.averaging); last_state: the last iterate, kept for comparison
         self.average = WeightAverage() if spec.average_last else None
         self.last_state: dict[str, torch.Tensor] | None = None
+        n = self.p.shape[0]
+        params = list(self.model.parameters())
+        self.lbfgs = (
+            LbfgsPhase(params, spec.lbfgs_iters, n, max(spec.batch_size, BATCH), device) if spec.lbfgs_iters else None
+        )
 
     # -- checkpoints -------------------------------------------------------------------------------
     @property
@@ -169,6 +185,7 @@ class Trainer:
             "meta": self.meta,
             **({"average": self.average.state()} if self.average is not None else {}),
             **({"last_model": self.last_state} if self.last_state is not None else {}),
+            **({"lbfgs": self.lbfgs.state()} if self.lbfgs is not None else {}),
         }
 
     def resume(self) -> bool:
@@ -186,7 +203,7 @@ class Trainer:
                 f"the data now is {str(self.meta.get('data_fingerprint'))[:12]} (regenerated with another "
                 "config?); delete the run folder or change the run name to start a new run"
             )
-        if old.get("fingerprint") != self.meta.get("fingerprint"):
+        if old.get("fingerprint") not in (self.meta.get("fingerprint"), *self.meta.get("resumes", [])):
             raise CheckpointError(
                 f"{self.checkpoint_path} was made by another config; delete the run folder or "
                 "change the run name to start a new run"
@@ -205,6 +222,8 @@ class Trainer:
         if "average" in state:
             self.average = WeightAverage.from_state(state["average"])
         self.last_state = state.get("last_model")
+        if self.lbfgs is not None and "lbfgs" in state:
+            self.lbfgs.load(state["lbfgs"])
         log.info("resumed %s at epoch %d", self.checkpoint_path, self.epoch)
         return True
 
@@ -312,6 +331,8 @@ class Trainer:
             if on_epoch is not None:
                 on_epoch(self.epoch)
         bar.close()
+        if self.lbfgs is not None:
+            self._refine(progress, on_epoch)
         seconds = self.history["epoch_seconds"]
         return {
             "epochs": self.epoch,
@@ -321,7 +342,21 @@ class Trainer:
             "peak_memory_bytes": memory.peak(),
             "compiled": self.compiled,  # whether the step ran through torch.compile (false after a fallback)
             "averaged_epochs": self.average.count if self.average is not None else 0,
+            **({"lbfgs": self.lbfgs.figures()} if self.lbfgs is not None else {}),
         }
+
+    def _refine(self, progress: bool, on_epoch: Callable[[int], None] | None) -> None:
+        """The L-BFGS phase (surrogate.lbfgs), resumed where the checkpoint left it; ``on_epoch`` gets
+        ``epochs + k`` after its k-th chunk."""
+        self.model.train()
+        chunk = None if on_epoch is None else (lambda k: on_epoch(self.spec.epochs + k))
+        self.lbfgs.run(
+            lambda idx: self._loss(idx, None),
+            lambda: checkpoint.save(self.state(), self.checkpoint_path),
+            chunk,
+            progress,
+            f"{self.model.name} L-BFGS",
+        )
 
     def _average(self) -> None:
         """Add this epoch's weights to the mean; after the last epoch the model takes the mean (BN
