@@ -67,6 +67,7 @@ class Sweep:
     baselines: dict | None = None
     trace: str | None = None  # the construction behind eps_zoom (``conf/trace/``), one per sweep
     ensembles: dict | None = None  # the sweep's ensembles.json (pipeline.ensemble), when made on its data
+    lbfgs: set[int] = field(default_factory=set)  # L-BFGS iterations after the epochs (train.lbfgs_iters) seen
 
     @property
     def cells(self) -> dict[tuple[str, str], dict]:
@@ -163,6 +164,8 @@ def collect(root: str | Path, baselines: str | Path | None = None, records: Sequ
         ]
         sweep.protocol = sweep.protocol or _protocol(metrics)
         sweep.eps_definition = sweep.eps_definition or metrics.get("eps_definition")
+        if "lbfgs" in metrics:
+            sweep.lbfgs.add(int(metrics["lbfgs"]["iterations"]))
     for group in sweep.groups.values():
         group.sort(key=lambda c: c["seed"])
     _one_trace(sweep)

@@ -184,6 +184,11 @@ def render(sweep: Sweep) -> tuple[str, dict[str, str]]:
     md = [f"# Tables for {shown(sweep.root)}", ""]
     if sweep.protocol:
         md.append(f"Training protocol: `{sweep.protocol}`. ")
+    if sweep.lbfgs:
+        its = " or ".join(str(k) for k in sorted(sweep.lbfgs))
+        md.append(
+            f"The epochs are followed by {its} full-batch L-BFGS iterations (`train.lbfgs_iters`, beyond the paper). "
+        )
     if lowered := _lowered(sweep):
         md.append(
             "Peak lr below the protocol's (capped by `model.lr_max`, where the protocol's lr kills the model, or "

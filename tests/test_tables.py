@@ -179,3 +179,15 @@ def test_runs_below_their_protocols_lr_are_named_with_the_lr_they_used(tmp_path)
     assert "Training protocol: `quick`." in md and "Peak lr below the protocol's" in md
     assert "conv2d at 0.002 (protocol 0.008), conv3d at 0.002 (protocol 0.008). " in md
     assert "conv2_5d at" not in md
+
+
+def test_an_lbfgs_finish_is_stated_under_the_protocol(tmp_path):
+    """Runs finished by train.lbfgs_iters say so next to the protocol's name; runs without it say nothing."""
+    eps = {s: {"u": 0.01, "v": 0.02} for s in ("train", "test")}
+    lb = {"iterations": 600, "converged": False, "seconds": 1.0, "first_loss": 0.1, "last_loss": 0.05}
+    write_run(tmp_path / "a", "conv2d", "basic", 0, None, eps=eps, lbfgs=lb)
+    write_run(tmp_path / "a", "conv2d", "basic", 1, None, eps=eps, lbfgs=lb)
+    md = write_tables(tmp_path / "a").read_text()
+    assert "Training protocol: `short`. \nThe epochs are followed by 600 full-batch L-BFGS iterations" in md
+    write_run(tmp_path / "b", "conv2d", "basic", 0, None, eps=eps)
+    assert "L-BFGS" not in write_tables(tmp_path / "b").read_text()
