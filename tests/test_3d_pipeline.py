@@ -97,7 +97,7 @@ def _run(*args: str) -> str:
 @pytest.mark.slow
 def test_train_submodel_report_on_tiny3d(tiny3d, tmp_path):
     paths = [f"paths.data_dir={tiny3d}", f"paths.results_dir={tmp_path}", f"paths.output_dir={tmp_path / 'out'}"]
-    common = ["data=tiny3d", "train.epochs=2", "progress=false", *paths]
+    common = ["data=tiny3d", "train=quick", "train.epochs=2", "progress=false", *paths]
     _run("pipeline.train", "-m", "model=conv3_5db,conv3_5d", "reg=basic", *common)
     sweep = tmp_path / "sweeps" / "tiny3d-quick"
     newmark = "+submodel.parent_schemes.newmark_cg={_target_:fe.newmark.Newmark,linear:cg}"

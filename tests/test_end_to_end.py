@@ -35,11 +35,11 @@ def test_data_train_submodel_tables_report_on_tiny(tmp_path):
     for split in ("train", "test"):
         with h5py.File(tmp_path / "data" / "tiny" / f"{split}.h5") as f:
             assert f["done"][...].all() and f.attrs["complete"]
-    common = ["data=tiny", "train.epochs=2", "progress=false", *paths]
+    common = ["data=tiny", "train.epochs=2", "train.lbfgs_iters=3", "progress=false", *paths]
     _run("pipeline.train", "-m", "model=conv2_5d,conv1d_boundary", "reg=bn", *common)
-    sweep = tmp_path / "results" / "sweeps" / "tiny-quick"
+    sweep = tmp_path / "results" / "sweeps" / "tiny-quick_lbfgs"
     _run("pipeline.train", *common)  # a single run, as `make train` does
-    single = tmp_path / "results" / "runs" / "tiny" / "quick"
+    single = tmp_path / "results" / "runs" / "tiny" / "quick_lbfgs"
     out = _run("pipeline.submodel", f"target={sweep}", *common)
     assert "2 run(s) processed" in out and "submodel.json" in out
     _run("pipeline.submodel", *common)  # the default target: the runs of `make train`

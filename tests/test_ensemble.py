@@ -18,7 +18,14 @@ from pipeline.train import train_run
 
 @pytest.fixture
 def base(tiny_data):
-    return ["data=tiny", f"paths.data_dir={tiny_data.parent}", "progress=false", "train.epochs=2", "threads=1"]
+    return [
+        "data=tiny",
+        f"paths.data_dir={tiny_data.parent}",
+        "progress=false",
+        "train=quick",
+        "train.epochs=2",
+        "threads=1",
+    ]
 
 
 def _train(base: list[str], folder, seed: int, model: str = "conv2d") -> dict:

@@ -86,7 +86,7 @@ def test_the_stage_reports_broken_runs_by_name_and_carries_on(tiny_data, tmp_pat
     from pipeline.train import train_run
 
     sweep = tmp_path / "sweep"
-    base = ["data=tiny", f"paths.data_dir={tiny_data.parent}", "progress=false", "train.epochs=2"]
+    base = ["data=tiny", f"paths.data_dir={tiny_data.parent}", "progress=false", "train=quick", "train.epochs=2"]
     for model in ("conv2d", "conv1d_boundary"):
         train_run(compose("train", [*base, f"model={model}", "reg=basic"]), sweep / f"{model}-basic")
     (sweep / "conv3d-basic" / ".hydra").mkdir(parents=True)  # failed before its first checkpoint
