@@ -125,11 +125,11 @@ study-short-cos: $(STAMP) ## docs/results/small-short_cos: Conv2D, Conv3D, Conv2
 		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=results/sweeps/small-short_cos
 	$(call finish_study,results/sweeps/small-short_cos,docs/results/small-short_cos)
 
-study-quick-lbfgs: $(STAMP) ## docs/results/small-quick_lbfgs: the default run (Conv2D / Basic, quick_lbfgs) x 3 seeds with their ensemble, and the 5 boundary models x seed 0 (~25 min on 2 cores)
+study-quick-lbfgs: $(STAMP) ## docs/results/small-quick_lbfgs: the default run (Conv2D / Basic, quick_lbfgs) x 3 seeds and the 5 boundary models, with their ensembles (~35 min on 2 cores)
 	$(small_data)
 	$(PY) -m pipeline.train -m model=conv2d seed=0,1,2 train=quick_lbfgs \
 		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=results/sweeps/small-quick_lbfgs
-	$(PY) -m pipeline.train -m model=$(BOUNDARY_MODELS) seed=0 train=quick_lbfgs \
+	$(PY) -m pipeline.train -m model=$(BOUNDARY_MODELS) seed=0,1,2 train=quick_lbfgs \
 		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=results/sweeps/small-quick_lbfgs
 	$(call finish_study,results/sweeps/small-quick_lbfgs,docs/results/small-quick_lbfgs)
 
