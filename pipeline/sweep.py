@@ -67,7 +67,13 @@ class Sweep:
     baselines: dict | None = None
     trace: str | None = None  # the construction behind eps_zoom (``conf/trace/``), one per sweep
     ensembles: dict | None = None  # the sweep's ensembles.json (pipeline.ensemble), when made on its data
-    lbfgs: set[int] = field(default_factory=set)  # L-BFGS iterations after the epochs (train.lbfgs_iters) seen
+
+    @property
+    def lbfgs(self) -> set[int]:
+        """The L-BFGS iterations after the epochs (``train.lbfgs_iters``) of the runs that had them."""
+        return {
+            int(c["metrics"]["lbfgs"]["iterations"]) for g in self.groups.values() for c in g if "lbfgs" in c["metrics"]
+        }
 
     @property
     def cells(self) -> dict[tuple[str, str], dict]:
@@ -164,8 +170,6 @@ def collect(root: str | Path, baselines: str | Path | None = None, records: Sequ
         ]
         sweep.protocol = sweep.protocol or _protocol(metrics)
         sweep.eps_definition = sweep.eps_definition or metrics.get("eps_definition")
-        if "lbfgs" in metrics:
-            sweep.lbfgs.add(int(metrics["lbfgs"]["iterations"]))
     for group in sweep.groups.values():
         group.sort(key=lambda c: c["seed"])
     _one_trace(sweep)
