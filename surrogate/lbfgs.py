@@ -1,9 +1,10 @@
 """A full-batch L-BFGS phase after the Adam epochs (``train.lbfgs_iters``; beyond the paper).
 
 With 100 training samples the whole training set is one deterministic loss, and a quasi-Newton
-method descends it much faster than more Adam epochs: on the small preset, 1000 L-BFGS iterations
-after `quick`'s 150 epochs bring Conv2D's test eps on u from 2.2% to 1.0% in about 5.5 min, where
-1000 epochs of the same schedule (6 min) reach 1.1% (README, "A quasi-Newton finish"). The loss is the Adam
+method lowers it further per minute than more Adam epochs: on the small preset, 1000 L-BFGS
+iterations after `quick`'s 150 epochs bring Conv2D's test eps on u from 2.2% to 1.0% in about 5.5
+min, where 1000 epochs of the same schedule (6 min) reach 1.1% (the RBF interpolation over p, on
+the same split: 1.04%; README, "A quasi-Newton finish"). The loss is the Adam
 phase's (fields' MSE plus the regulariser's term), summed over the training set in batches of the
 Adam phase's size or :data:`BATCH`, whichever is larger (peak memory stays bounded; batch-norm
 statistics are those of these batches); the gradients of the batches accumulate before each update.
