@@ -21,6 +21,9 @@ STUDYSHORT := results/sweeps/small-short
 STUDYLONG := results/sweeps/small-long
 LONG_MODELS ?= conv1d_boundary,fc_t_boundary,conv2d_boundary,conv1_5d_boundary
 LONG_REGS ?= basic
+LBFGS ?= 600
+# study-short-cos-lbfgs's folders: small-short_cos_lbfgs for the committed 600 iterations, ..._lbfgs<N> otherwise
+SCL := small-short_cos_lbfgs$(if $(filter 600,$(LBFGS)),,$(LBFGS))
 BOUNDARY_MODELS := fc_t_boundary,conv1d_boundary,conv1d_t_boundary,conv2d_boundary,conv1_5d_boundary
 STUDY3D := results/sweeps/3d-speedup
 STUDY4D := results/sweeps/4d-cost
@@ -133,15 +136,15 @@ study-quick-lbfgs: $(STAMP) ## docs/results/small-quick_lbfgs: the default run (
 		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=results/sweeps/small-quick_lbfgs
 	$(call finish_study,results/sweeps/small-quick_lbfgs,docs/results/small-quick_lbfgs)
 
-study-short-cos-lbfgs: $(STAMP) ## docs/results/small-short_cos_lbfgs: study-short-cos's runs finished by 600 L-BFGS iterations (reuses its checkpoints when present; ~1 h on 2 cores)
+study-short-cos-lbfgs: $(STAMP) ## docs/results/small-short_cos_lbfgs: study-short-cos's runs finished by LBFGS=600 L-BFGS iterations (reuses its checkpoints when present; ~1 h on 2 cores; LBFGS=1000: ..._lbfgs1000, ~1.5 h)
 	$(small_data)
 	for run in results/sweeps/small-short_cos/*/checkpoint.pt; do \
-	  [ -f "$$run" ] || continue; dest=results/sweeps/small-short_cos_lbfgs/$$(basename $$(dirname $$run)); \
+	  [ -f "$$run" ] || continue; dest=results/sweeps/$(SCL)/$$(basename $$(dirname $$run)); \
 	  [ -f $$dest/checkpoint.pt ] || { mkdir -p $$dest && cp $$run $$dest/; }; \
 	done  # a short_cos checkpoint is the prefix of the same run with an L-BFGS phase (the same Adam epochs)
-	$(PY) -m pipeline.train -m model=conv3d,conv2_5d,conv2_5db,conv2d seed=0,1,2 train=short_cos train.lbfgs_iters=600 \
-		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=results/sweeps/small-short_cos_lbfgs
-	$(call finish_study,results/sweeps/small-short_cos_lbfgs,docs/results/small-short_cos_lbfgs)
+	$(PY) -m pipeline.train -m model=conv2_5db,conv2_5d,conv2d,conv3d seed=0,1,2 train=short_cos train.lbfgs_iters=$(LBFGS) \
+		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=results/sweeps/$(SCL)
+	$(call finish_study,results/sweeps/$(SCL),docs/results/$(SCL))
 
 study-short: $(STAMP) ## docs/results/small-short: 3D family x REGS (basic,bn) at the paper's short protocol (SEEDS=0: ~1.5 h on 2 cores)
 	$(small_data)

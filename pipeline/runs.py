@@ -17,8 +17,9 @@ from pipeline.config import instantiate
 from surrogate import checkpoint
 from surrogate.checkpoint import CheckpointError
 from surrogate.models import Geometry, TwoFieldSurrogate
+from surrogate.protocol import TrainSpec
 from surrogate.regularization import Regularization
-from surrogate.training import Scalers, TrainSpec, pick_device, predict
+from surrogate.training import Scalers, pick_device, predict
 
 MODEL_ONLY_KEYS = ("order", "data_dim", "lr_max")  # keys of conf/model/*.yaml not passed to the network
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import functools
 import importlib
+import logging
 from pathlib import Path
 
 import torch
 
 from surrogate.io import atomic_write
 
+log = logging.getLogger(__name__)
 CHECKPOINT = "checkpoint.pt"
 ALLOWED_PREFIXES = ("surrogate.", "torch.nn.")
 
@@ -71,3 +73,26 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[to
     model = build(spec)
     model.load_state_dict(state["model"])
     return model.to(device).eval(), state
+
+
+def check_resumable(old: dict, meta: dict, path: Path) -> None:
+    """Refuse a checkpoint whose ``meta`` says it was made on other data or by another config (its
+    fingerprint is neither ``meta``'s nor one of ``meta["resumes"]``); warn when the thread count differs."""
+    if old.get("data_fingerprint") != meta.get("data_fingerprint"):
+        raise CheckpointError(
+            f"{path} was trained on data {str(old.get('data_fingerprint'))[:12]}, "
+            f"the data now is {str(meta.get('data_fingerprint'))[:12]} (regenerated with another "
+            "config?); delete the run folder or change the run name to start a new run"
+        )
+    if old.get("fingerprint") not in (meta.get("fingerprint"), *meta.get("resumes", [])):
+        raise CheckpointError(
+            f"{path} was made by another config; delete the run folder or change the run name to start a new run"
+        )
+    if old.get("threads") != meta.get("threads"):
+        log.warning(
+            "%s: resuming with threads=%s, the run began with threads=%s; CPU reductions change "
+            "order, so the result may differ from an uninterrupted run at the 1e-9 level",
+            path,
+            meta.get("threads"),
+            old.get("threads"),
+        )

@@ -1,4 +1,5 @@
-"""Training of a two-field surrogate: Adam, lr schedule, late-epoch weight averaging, checkpoints, exact resume.
+"""Training of a two-field surrogate: Adam epochs on a protocol (surrogate.protocol), late-epoch weight
+averaging, an optional L-BFGS finish (surrogate.lbfgs), checkpoints, exact resume.
 
 Determinism: the model is initialised from ``seed``; every random choice of epoch e (the batch order,
 the sampled times of time-input models) comes from a generator seeded with (seed, e). A run killed
@@ -12,7 +13,6 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,89 +23,17 @@ from surrogate import checkpoint
 from surrogate.averaging import WeightAverage, refresh_batch_norm
 from surrogate.checkpoint import CHECKPOINT, CheckpointError
 from surrogate.lbfgs import BATCH, LbfgsPhase
-from surrogate.losses import LOSS_WEIGHTS, eps_weights, mse, physical
+from surrogate.losses import eps_weights, mse, physical
 from surrogate.memory import PeakMemory
 from surrogate.metrics import ErrorSpec, epsilon
 from surrogate.models import TwoFieldSurrogate, n_parameters
+from surrogate.protocol import TrainSpec
 from surrogate.regularization import Regularization
 from surrogate.scaling import Scalers
 
 log = logging.getLogger(__name__)
-SCHEDULES = ("geometric", "cosine")
 FUSED_ADAM = ("cpu", "cuda")  # devices with a fused Adam kernel in torch >= 2.4
 __all__ = ["CHECKPOINT", "Scalers", "TrainSpec", "Trainer", "pick_device", "predict"]
-
-
-@dataclass(frozen=True)
-class TrainSpec:
-    """The training protocol (conf/train/*.yaml)."""
-
-    epochs: int = 1000
-    lr: float = 1e-3
-    lr_final: float = 1e-3
-    batch_size: int = 10
-    times_per_sample: int | None = None
-    checkpoint_every: int = 50
-    scaler_floor: float = 1e-3
-    average_last: int = 0  # the model returned is the mean of the weights after the last K epochs (0: off)
-    warmup: float = 0.0  # linear warm-up of the lr over the first round(warmup * epochs) epochs (0: off, the paper)
-    schedule: str = "geometric"  # decay from lr to lr_final after the warm-up: geometric (the paper) or cosine
-    loss_weights: str = "uniform"  # uniform: the MSE of the scaled fields (the paper); eps: weighted as eps (losses)
-    clip_grad: float | None = None  # each step's gradient rescaled to this global 2-norm at most (None: off, the paper)
-    lbfgs_iters: int = 0  # full-batch L-BFGS iterations after the Adam epochs (0: off, the paper; surrogate.lbfgs)
-
-    def __post_init__(self):
-        def integer(v) -> bool:
-            return isinstance(v, int) and not isinstance(v, bool)
-
-        def number(v) -> bool:
-            return isinstance(v, int | float) and not isinstance(v, bool)
-
-        for key in ("epochs", "batch_size", "checkpoint_every"):
-            if not (integer(getattr(self, key)) and getattr(self, key) >= 1):
-                raise ValueError(f"train.{key}={getattr(self, key)!r}: must be an integer >= 1")
-        for key in ("lr", "lr_final"):
-            if not (number(getattr(self, key)) and getattr(self, key) > 0):
-                raise ValueError(f"train.{key}={getattr(self, key)!r}: must be a number > 0")
-        if not (number(self.scaler_floor) and self.scaler_floor >= 0):
-            raise ValueError(f"train.scaler_floor={self.scaler_floor!r}: must be a number >= 0")
-        t = self.times_per_sample
-        if t is not None and not (integer(t) and t >= 1):
-            raise ValueError(f"train.times_per_sample={t!r}: must be an integer >= 1 or null (all)")
-        k = self.average_last
-        if not (integer(k) and 0 <= k <= self.epochs):
-            raise ValueError(f"train.average_last={k!r}: must be an integer in [0, train.epochs={self.epochs}]")
-        if not (integer(self.lbfgs_iters) and self.lbfgs_iters >= 0):
-            raise ValueError(f"train.lbfgs_iters={self.lbfgs_iters!r}: must be an integer >= 0 (0: off)")
-        if self.lbfgs_iters and k:
-            raise ValueError(
-                f"train.lbfgs_iters={self.lbfgs_iters} with train.average_last={k}: the L-BFGS phase refines one "
-                "model, not an average of iterates; set one of them to 0"
-            )
-        if not (number(self.warmup) and 0 <= self.warmup < 1):
-            raise ValueError(f"train.warmup={self.warmup!r}: must be a fraction of the epochs in [0, 1)")
-        if self.clip_grad is not None and not (number(self.clip_grad) and self.clip_grad > 0):
-            raise ValueError(f"train.clip_grad={self.clip_grad!r}: must be a number > 0 or null (off)")
-        if self.loss_weights not in LOSS_WEIGHTS:
-            raise ValueError(f"train.loss_weights={self.loss_weights!r}: allowed: {', '.join(LOSS_WEIGHTS)}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"train.schedule={self.schedule!r}: allowed: {', '.join(SCHEDULES)}")
-
-    @property
-    def warmup_epochs(self) -> int:
-        return round(self.warmup * self.epochs)
-
-    def lr_at(self, epoch: int) -> float:
-        """The lr of ``epoch``: a linear warm-up to lr over K = round(warmup * epochs) epochs (lr/K, 2 lr/K,
-        .., lr), then a geometric or cosine decay from lr to lr_final at the last epoch; constant if they agree."""
-        w = self.warmup_epochs
-        if epoch < w:
-            return self.lr * (epoch + 1) / w
-        span = self.epochs - 1 - max(w - 1, 0)  # the decay runs from the warm-up's last epoch to the last
-        s = (epoch - max(w - 1, 0)) / span if span > 0 else 0.0
-        if self.schedule == "cosine":
-            return self.lr_final + (self.lr - self.lr_final) * (1 + math.cos(math.pi * s)) / 2
-        return self.lr * (self.lr_final / self.lr) ** s
 
 
 def pick_device(name: str) -> torch.device:
@@ -196,26 +124,7 @@ class Trainer:
             state = checkpoint.load(self.checkpoint_path, self.device)
         except CheckpointError as err:
             raise CheckpointError(f"{err}; delete it to start over") from err
-        old = state["meta"]
-        if old.get("data_fingerprint") != self.meta.get("data_fingerprint"):
-            raise CheckpointError(
-                f"{self.checkpoint_path} was trained on data {str(old.get('data_fingerprint'))[:12]}, "
-                f"the data now is {str(self.meta.get('data_fingerprint'))[:12]} (regenerated with another "
-                "config?); delete the run folder or change the run name to start a new run"
-            )
-        if old.get("fingerprint") not in (self.meta.get("fingerprint"), *self.meta.get("resumes", [])):
-            raise CheckpointError(
-                f"{self.checkpoint_path} was made by another config; delete the run folder or "
-                "change the run name to start a new run"
-            )
-        if old.get("threads") != self.meta.get("threads"):
-            log.warning(
-                "%s: resuming with threads=%s, the run began with threads=%s; CPU reductions change "
-                "order, so the result may differ from an uninterrupted run at the 1e-9 level",
-                self.checkpoint_path,
-                self.meta.get("threads"),
-                old.get("threads"),
-            )
+        checkpoint.check_resumable(state["meta"], self.meta, self.checkpoint_path)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.history, self.epoch = state["history"], int(state["epoch"])

@@ -11,7 +11,8 @@ import torch
 from pipeline.config import compose
 from pipeline.runs import build_model, geometry, load_data, regularization
 from surrogate.models import Geometry, n_parameters
-from surrogate.training import Trainer, TrainSpec
+from surrogate.protocol import TrainSpec
+from surrogate.training import Trainer
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
 MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml") if "data_dim" not in p.read_text())  # 2D

@@ -236,7 +236,7 @@ def test_fused_adam_matches_the_per_parameter_loop_and_old_checkpoints_resume_un
 def test_lr_schedules_against_hand_values():
     """Geometric is the paper's (bit for bit the formula runs were made with); warm-up is linear to lr;
     cosine ends at lr_final; a bad schedule or warm-up is named."""
-    from surrogate.training import TrainSpec
+    from surrogate.protocol import TrainSpec
 
     s = TrainSpec(epochs=5, lr=1e-3, lr_final=1e-4)
     assert [s.lr_at(e) for e in range(5)] == [1e-3 * 0.1 ** (e / 4) for e in range(5)]
