@@ -23,6 +23,7 @@ LONG_MODELS ?= conv1d_boundary,fc_t_boundary,conv2d_boundary,conv1_5d_boundary
 LONG_REGS ?= basic
 LBFGS ?= 600
 # study-short-cos-lbfgs's folders: small-short_cos_lbfgs for the committed 600 iterations, ..._lbfgs<N> otherwise
+SCL_MODELS ?= conv2_5db,conv2_5d,conv2d,conv3d
 SCL := small-short_cos_lbfgs$(if $(filter 600,$(LBFGS)),,$(LBFGS))
 BOUNDARY_MODELS := fc_t_boundary,conv1d_boundary,conv1d_t_boundary,conv2d_boundary,conv1_5d_boundary
 STUDY3D := results/sweeps/3d-speedup
@@ -47,6 +48,7 @@ endef
 define finish_study
 	$(PY) -m pipeline.submodel target=$(1) progress=false
 	-$(PY) -m pipeline.ensemble target=$(1) progress=false  # seed ensembles; fails (ignored) when no cell has 2 seeds
+	$(PY) -m pipeline.hull target=$(1) hull.out=$(2) progress=false  # test eps inside / outside the training design's hull
 	$(PY) -m pipeline.tables $(1) --out $(2) $(if $(RECORDS),--records $(RECORDS))
 	$(PY) -m pipeline.report target=$(1) report.out=$(2) $(if $(RECORDS),'report.records=[$(subst $(space),$(comma),$(strip $(RECORDS)))]')
 endef
@@ -138,11 +140,11 @@ study-quick-lbfgs: $(STAMP) ## docs/results/small-quick_lbfgs: the default run (
 
 study-short-cos-lbfgs: $(STAMP) ## docs/results/small-short_cos_lbfgs: study-short-cos's runs finished by LBFGS=600 L-BFGS iterations (reuses its checkpoints when present; ~1 h on 2 cores; LBFGS=1000: ..._lbfgs1000, ~1.5 h)
 	$(small_data)
-	for run in results/sweeps/small-short_cos/*/checkpoint.pt; do \
+	for run in $(foreach m,$(subst $(comma), ,$(SCL_MODELS)),results/sweeps/small-short_cos/$(m)-basic-s*/checkpoint.pt); do \
 	  [ -f "$$run" ] || continue; dest=results/sweeps/$(SCL)/$$(basename $$(dirname $$run)); \
 	  [ -f $$dest/checkpoint.pt ] || { mkdir -p $$dest && cp $$run $$dest/; }; \
 	done  # a short_cos checkpoint is the prefix of the same run with an L-BFGS phase (the same Adam epochs)
-	$(PY) -m pipeline.train -m model=conv2_5db,conv2_5d,conv2d,conv3d seed=0,1,2 train=short_cos train.lbfgs_iters=$(LBFGS) \
+	$(PY) -m pipeline.train -m model=$(SCL_MODELS) seed=0,1,2 train=short_cos train.lbfgs_iters=$(LBFGS) \
 		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=results/sweeps/$(SCL)
 	$(call finish_study,results/sweeps/$(SCL),docs/results/$(SCL))
 

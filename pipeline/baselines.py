@@ -11,43 +11,23 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from functools import partial
 from pathlib import Path
 
 import hydra
-import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from fe import dataset
 from pipeline.artefacts import BASELINES, ConfigError, user_errors, write_json
 from pipeline.provenance import record
 from pipeline.runs import load_data
-from pipeline.scoring import score_split
+from pipeline.scoring import FittedPair, score_split
 from pipeline.validate import check_baselines
-from surrogate.baselines import Baseline
 from surrogate.losses import euler_residual_series
 from surrogate.metrics import ErrorSpec
 from surrogate.targets import FieldTarget
 
 log = logging.getLogger(__name__)
 FIELD = FieldTarget()  # a baseline interpolates the full zone fields
-
-
-class FittedPair:
-    """One baseline fitted to u and one to v (the same method, its own copy per field)."""
-
-    def __init__(self, cfg: DictConfig, train: dataset.Dataset):
-        self.u: Baseline = hydra.utils.instantiate(cfg)
-        self.v: Baseline = hydra.utils.instantiate(cfg)
-        start = time.perf_counter()
-        self.u.fit(train.params, train.u)
-        self.v.fit(train.params, train.v)
-        self.fit_seconds = time.perf_counter() - start
-        self.label = self.u.label
-
-    def predict(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self.u.predict(params), self.v.predict(params)
 
 
 def run(cfg: DictConfig) -> Path:

@@ -13,7 +13,6 @@ seed's (what averaging removes), and whether a few networks together beat the RB
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from functools import partial
 from pathlib import Path
 
@@ -22,47 +21,14 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from pipeline.artefacts import ENSEMBLES, USER_ERRORS, RunError, user_errors, write_json
+from pipeline.artefacts import ENSEMBLES, RunError, user_errors, write_json
 from pipeline.provenance import record
-from pipeline.runs import TrainedRun, load_run, run_dirs
+from pipeline.runs import TrainedRun, cells, mean_prediction
 from pipeline.scoring import score_split
 from pipeline.validate import check_ensemble
 from surrogate.metrics import ErrorSpec
 
 log = logging.getLogger(__name__)
-
-
-def cells(target: str | Path) -> tuple[dict[tuple[str, str], list[TrainedRun]], list[str]]:
-    """The finished runs under ``target`` grouped by (model, reg), sorted by seed; unusable runs, runs
-    on another dataset than the first run's (one dataset per ensembles.json, as per table) and runs of
-    another protocol than their cell's first are named problems."""
-    groups: dict[tuple[str, str], list[TrainedRun]] = defaultdict(list)
-    problems: list[str] = []
-    first: TrainedRun | None = None
-    for run_dir in run_dirs(target):
-        try:
-            run = load_run(run_dir)
-        except USER_ERRORS as err:
-            problems.append(str(err))
-            continue
-        first = first or run
-        key = (run.metrics["model"], run.metrics["reg"])
-        if run.data_fingerprint != first.data_fingerprint:
-            problems.append(f"run {run_dir.name}: trained on other data than {first.run_dir.name}; left out")
-            continue
-        if groups[key] and run.cfg.train.name != groups[key][0].cfg.train.name:
-            problems.append(f"run {run_dir.name}: another protocol than {groups[key][0].run_dir.name}; left out")
-            continue
-        groups[key].append(run)
-    for group in groups.values():
-        group.sort(key=lambda r: int(r.cfg.seed))
-    return dict(groups), problems
-
-
-def mean_prediction(members: list[TrainedRun], params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The members' physical (u, v) predictions, averaged."""
-    preds = [m.predict(params) for m in members]
-    return np.mean([p[0] for p in preds], axis=0), np.mean([p[1] for p in preds], axis=0)
 
 
 def score_cell(members: list[TrainedRun], cfg: DictConfig, splits: dict, context=None, traces=None) -> dict:

@@ -4,6 +4,7 @@ trained runs (one folder per run; a sweep is a folder of run folders). Shared by
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from fe import dataset
-from pipeline.artefacts import CHECKPOINT, METRICS, ConfigError, RunError, check_data, short
+from pipeline.artefacts import CHECKPOINT, METRICS, USER_ERRORS, ConfigError, RunError, check_data, short
 from pipeline.config import instantiate
 from surrogate import checkpoint
 from surrogate.checkpoint import CheckpointError
@@ -184,3 +185,36 @@ def run_dirs(root: str | Path) -> list[Path]:
     if any((root / m).exists() for m in markers):
         return [root]
     return sorted(p for p in root.iterdir() if p.is_dir() and any((p / m).exists() for m in markers))
+
+
+def cells(target: str | Path) -> tuple[dict[tuple[str, str], list[TrainedRun]], list[str]]:
+    """The finished runs under ``target`` grouped by (model, reg), sorted by seed; unusable runs, runs
+    on another dataset than the first run's (one dataset per ensembles.json, as per table) and runs of
+    another protocol than their cell's first are named problems."""
+    groups: dict[tuple[str, str], list[TrainedRun]] = defaultdict(list)
+    problems: list[str] = []
+    first: TrainedRun | None = None
+    for run_dir in run_dirs(target):
+        try:
+            run = load_run(run_dir)
+        except USER_ERRORS as err:
+            problems.append(str(err))
+            continue
+        first = first or run
+        key = (run.metrics["model"], run.metrics["reg"])
+        if run.data_fingerprint != first.data_fingerprint:
+            problems.append(f"run {run_dir.name}: trained on other data than {first.run_dir.name}; left out")
+            continue
+        if groups[key] and run.cfg.train.name != groups[key][0].cfg.train.name:
+            problems.append(f"run {run_dir.name}: another protocol than {groups[key][0].run_dir.name}; left out")
+            continue
+        groups[key].append(run)
+    for group in groups.values():
+        group.sort(key=lambda r: int(r.cfg.seed))
+    return dict(groups), problems
+
+
+def mean_prediction(members: list[TrainedRun], params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The members' physical (u, v) predictions, averaged."""
+    preds = [m.predict(params) for m in members]
+    return np.mean([p[0] for p in preds], axis=0), np.mean([p[1] for p in preds], axis=0)

@@ -191,3 +191,14 @@ def check_data(cfg: DictConfig) -> None:
     n_train = _get(cfg, "sampling.n_train")
     if sample is not None and isinstance(n_train, int) and sample >= n_train:
         raise ConfigError(f"export.sample={sample}: must be a train-sample index in [0, {n_train - 1}]")
+
+
+def check_hull(cfg: DictConfig) -> None:
+    """The hull stage: its own keys and those of the submodel stage it extends."""
+    check_submodel(cfg)
+    for key in ("hull.out", "hull.baselines"):
+        value = _get(cfg, key)
+        if key == "hull.baselines" and value is None:
+            continue
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{key}={value!r}: must be a path" + (" or null" if key == "hull.baselines" else ""))

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.optimize import linprog
 
 NORMALISERS = ("time", "sample")
 
@@ -77,3 +78,32 @@ def spread(pred: np.ndarray, ref: np.ndarray) -> float:
     mean_p ref|| over a split (N, NT, *space). 0: the same field for every sample (a collapsed network)."""
     den = float(np.linalg.norm(ref - ref.mean(axis=0)))
     return float(np.linalg.norm(pred - pred.mean(axis=0))) / den if den > 0 else 0.0
+
+
+def inside_hull(design: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Which ``points`` (M, d) lie in the convex hull of the ``design`` (N, d): where a surrogate over
+    p interpolates rather than extrapolates. One feasibility LP per point (convex weights of the design
+    points that reproduce it), so a flat or degenerate design needs no special case; parameters are
+    scaled by the design's spread first (membership is affine-invariant, the LP's tolerances are not)."""
+    design, points = np.atleast_2d(np.asarray(design, float)), np.atleast_2d(np.asarray(points, float))
+    if design.shape[1] != points.shape[1]:
+        raise ValueError(f"design has {design.shape[1]} parameters, the points {points.shape[1]}")
+    lo, span = design.min(axis=0), np.ptp(design, axis=0)
+    span = np.where(span > 0, span, 1.0)
+    d, q = (design - lo) / span, (points - lo) / span
+    n = d.shape[0]
+    a_eq = np.vstack([d.T, np.ones((1, n))])
+    return np.array(
+        [
+            linprog(np.zeros(n), A_eq=a_eq, b_eq=np.append(x, 1.0), bounds=(0, None), method="highs").status == 0
+            for x in q
+        ],
+        dtype=bool,
+    )
+
+
+def epsilon_where(pred: np.ndarray, ref: np.ndarray, mask: np.ndarray, spec: ErrorSpec) -> float | None:
+    """eps over the samples selected by ``mask`` (None when it selects none); the totals of two
+    complementary masks, weighted by their active (p, t) counts, give eps over the split."""
+    mask = np.asarray(mask, dtype=bool)
+    return epsilon(pred[mask], ref[mask], spec)["eps"] if mask.any() else None

@@ -1,0 +1,184 @@
+"""Interpolation against extrapolation (beyond the paper): ``python -m pipeline.hull [target=<sweep>]``.
+
+The test parameters are drawn independently of the training design, so some fall outside the convex
+hull of the training parameters, where every surrogate over p extrapolates. This stage splits each
+test eps into the samples inside and outside that hull, for every run under ``target``, for the mean
+of each cell's seeds, and for the dataset's baselines refitted as their ``baselines.json`` records
+them: it says whether a network's lead over an interpolation comes from interpolating better or from
+extrapolating better. Writes ``hull.json`` and ``hull.md`` into ``hull.out``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import hydra
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from fe import dataset
+from pipeline.artefacts import BASELINES, RunError, check_data, user_errors, write_json, write_text
+from pipeline.provenance import record
+from pipeline.runs import cells, load_splits
+from pipeline.scoring import FittedPair
+from pipeline.sweep import Stat
+from pipeline.validate import check_hull
+from surrogate.metrics import ErrorSpec, epsilon_where, inside_hull
+from surrogate.targets import FieldTarget, target
+
+log = logging.getLogger(__name__)
+HULL = "hull.json"
+PARTS = ("inside", "outside", "all")
+FIELD = FieldTarget()
+OF = {"field": "field", "boundary": "trace"}  # what eps is of, per target
+
+
+def split_scores(
+    pred: tuple[np.ndarray, np.ndarray], ref: tuple[np.ndarray, np.ndarray], inside: np.ndarray, spec: ErrorSpec
+) -> dict:
+    """eps of u and v over the samples inside the hull, outside it, and all (None: no such sample)."""
+    masks = {"inside": inside, "outside": ~inside, "all": np.ones_like(inside)}
+    return {
+        part: {f: epsilon_where(p, r, masks[part], spec) for f, p, r in zip("uv", pred, ref, strict=True)}
+        for part in PARTS
+    }
+
+
+def baseline_scores(
+    path: Path, train: dataset.Dataset, test: dataset.Dataset, inside: np.ndarray, spec: ErrorSpec, targets: set[str]
+) -> dict:
+    """The methods of ``baselines.json`` at ``path``, refitted on ``train`` with their recorded config,
+    scored on each of the runs' ``targets``: the full field, or its trace on the boundary loop."""
+    doc = json.loads(path.read_text())
+    check_data(f"baselines {path}", doc.get("data_fingerprint"), train.attrs.get("fingerprint"), train.path)
+    methods = OmegaConf.create(doc["config"]).methods
+    out = {}
+    for name, method in methods.items():
+        pair = FittedPair(method, train)
+        pred = pair.predict(test.params)
+        out[str(name)] = {"label": pair.label, "by_target": {}}
+        for t in map(target, sorted(targets)):
+            mine = pred if t.full_field else tuple(FIELD.trace(p, test.boundary_index) for p in pred)
+            out[str(name)]["by_target"][t.name] = split_scores(mine, t.arrays(test), inside, spec)
+    return out
+
+
+def run(cfg: DictConfig) -> Path:
+    """Split the test eps of every run, cell mean and baseline under ``cfg.target``; write hull.json / .md."""
+    check_hull(cfg)
+    if cfg.threads:
+        torch.set_num_threads(int(cfg.threads))
+    groups, problems = cells(cfg.target)
+    if not groups:
+        raise RunError(f"target={cfg.target}: no finished run" + "".join(f"\n  - {p}" for p in problems))
+    spec = ErrorSpec(**cfg.metrics)
+    first = next(iter(groups.values()))[0]
+    data_root = Path(cfg.submodel.data_dir or first.cfg.paths.data_dir) / str(first.cfg.data)
+    train, test = load_splits(data_root)
+    inside = inside_hull(train.params, test.params)
+    out_cells = {}
+    for (model, reg), members in groups.items():
+        for m in members:
+            m.check_data(test)
+        ref = members[0].model.target.arrays(test)
+        preds = [m.predict(test.params) for m in members]
+        cell = {
+            "label": f"{members[0].metrics['label']} / {members[0].metrics['reg_label']}",
+            "target": str(members[0].model.target),
+            "protocol": str(members[0].cfg.train.name),
+            "runs": [m.run_dir.name for m in members],
+            "seeds": [int(m.cfg.seed) for m in members],
+            "members": [split_scores(p, ref, inside, spec) for p in preds],
+        }
+        if len(preds) > 1:
+            mean = tuple(np.mean([p[i] for p in preds], axis=0) for i in (0, 1))
+            cell["mean_of_seeds"] = split_scores(mean, ref, inside, spec)
+        out_cells[f"{model}-{reg}"] = cell
+    path = Path(cfg.hull.baselines or Path(first.cfg.paths.results_dir) / "baselines" / str(first.cfg.data) / BASELINES)
+    baselines = (
+        baseline_scores(path, train, test, inside, spec, {c["target"] for c in out_cells.values()})
+        if path.is_file()
+        else {}
+    )
+    if not baselines:
+        problems.append(
+            f"{path}: no baselines.json, no reference rows (python -m pipeline.baselines data={first.cfg.data})"
+        )
+    meta = record(
+        OmegaConf.to_yaml(cfg.hull), {"hull": OmegaConf.to_container(cfg.hull, resolve=True), "runs": sorted(out_cells)}
+    )
+    doc = {
+        "data": str(data_root),
+        "data_fingerprint": first.data_fingerprint,
+        "eps_definition": spec.caption(),
+        "hull": "convex hull of the training split's parameters",
+        "n_test": int(inside.size),
+        "n_inside": int(inside.sum()),
+        "outside": [int(i) for i in np.flatnonzero(~inside)],  # test sample indices
+        "cells": out_cells,
+        "baselines": baselines,
+        "problems": problems,
+        **{k: meta[k] for k in ("fingerprint", "versions", "git_revision", "created", "config")},
+    }
+    dest = Path(cfg.hull.out)
+    dest.mkdir(parents=True, exist_ok=True)
+    write_text(dest / "hull.md", markdown(doc))
+    return write_json(dest / HULL, doc)
+
+
+def _pct(values: list[float | None]) -> str:
+    kept = [100 * v for v in values if v is not None]
+    return Stat.of(kept).format() if kept else "-"
+
+
+def markdown(doc: dict) -> str:
+    """hull.json as one table: u and v test eps (%) inside / outside / over all test samples."""
+    n_in, n = doc["n_inside"], doc["n_test"]
+    head = [
+        "# Interpolation against extrapolation",
+        "",
+        f"Test eps (%) over the {n_in} test samples inside the convex hull of the training parameters, "
+        f"the {n - n_in} outside it, and all {n}; runs: mean ± std over their seeds; "
+        f"*mean of seeds*: their averaged prediction. {doc['eps_definition']}.",
+        "",
+        "| | seeds | eps of | u inside | u outside | u all | v inside | v outside | v all |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    rows = []
+    for cell in doc["cells"].values():
+        ms = cell["members"]
+        rows.append(
+            f"| {cell['label']} ({cell['protocol']}) | {len(ms)} | {OF[cell['target']]} | "
+            + " | ".join(_pct([m[p][f] for m in ms]) for f in "uv" for p in PARTS)
+            + " |"
+        )
+        if "mean_of_seeds" in cell:
+            e = cell["mean_of_seeds"]
+            rows.append(
+                f"| *{cell['label']}, mean of seeds* | {len(ms)} | {OF[cell['target']]} | "
+                + " | ".join(_pct([e[p][f]]) for f in "uv" for p in PARTS)
+                + " |"
+            )
+    for b in doc["baselines"].values():
+        for name, e in b["by_target"].items():
+            rows.append(
+                f"| *{b['label']}* | - | {OF[name]} | "
+                + " | ".join(f"*{_pct([e[p][f]])}*" for f in "uv" for p in PARTS)
+                + " |"
+            )
+    problems = [f"- {p}" for p in doc["problems"]]
+    return "\n".join([*head, *rows, "", *(["Problems:", *problems, ""] if problems else [])])
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="hull")
+def main(cfg: DictConfig) -> None:
+    with user_errors():
+        path = run(cfg)
+    print(f"written: {path} and {path.with_name('hull.md')}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""Interpolation against extrapolation: hull membership on known designs, eps split over complementary
+sample sets recombining to the split's eps, and the hull stage on the tiny preset agreeing with what
+the training and baselines stages recorded."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from pipeline.artefacts import ConfigError, RunError
+from pipeline.config import compose
+from pipeline.hull import run as hull_stage
+from pipeline.runs import load_splits
+from pipeline.train import train_run
+from surrogate.metrics import ErrorSpec, epsilon, epsilon_pt, epsilon_where, inside_hull
+
+TETRA = np.array([[0.0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]])
+
+
+def test_inside_hull_of_a_tetrahedron_with_its_vertices_and_faces():
+    pts = [
+        [0.1, 0.1, 0.1],
+        [0.25, 0.25, 0.25],
+        [1, 0, 0],
+        [0.5, 0.5, 0],
+        [0.5, 0.5, 0.1],
+        [-0.01, 0, 0],
+        [0.2, 0.2, -1e-3],
+    ]
+    assert inside_hull(TETRA, pts).tolist() == [True, True, True, True, False, False, False]
+
+
+def test_inside_hull_is_affine_invariant_and_handles_flat_designs():
+    """A stretched, shifted copy (the raw p of the data: omega in [2, 6], xs in [-0.9, -0.6]) gives the
+    same answers; a design in a plane or on a line holds only the points of its plane or segment."""
+    pts = np.array([[0.1, 0.1, 0.1], [0.5, 0.5, 0.1], [0.3, 0.1, 0.5]])
+    scale, shift = np.array([4.0, 0.3, 1.0]), np.array([2.0, -0.9, -0.5])
+    assert inside_hull(TETRA * scale + shift, pts * scale + shift).tolist() == inside_hull(TETRA, pts).tolist()
+    flat = np.array([[0.0, 0, 5], [1, 0, 5], [0, 1, 5]])
+    assert inside_hull(flat, [[0.2, 0.2, 5], [0.2, 0.2, 5.01], [0.6, 0.6, 5]]).tolist() == [True, False, False]
+    line = np.array([[0.0, 1], [2, 1], [1, 1]])
+    assert inside_hull(line, [[0.5, 1], [2.5, 1], [1, 1.5]]).tolist() == [True, False, False]
+    with pytest.raises(ValueError, match="design has 3 parameters, the points 2"):
+        inside_hull(TETRA, [[0.1, 0.1]])
+
+
+@pytest.mark.parametrize("normaliser", ["time", "sample"])
+def test_eps_over_complementary_sets_recombines_to_the_splits_eps(normaliser):
+    rng = np.random.default_rng(0)
+    ref = rng.normal(size=(7, 5, 4, 3)) * np.linspace(0, 1, 5)[None, :, None, None]  # silent first time
+    pred = ref + 0.1 * rng.normal(size=ref.shape)
+    spec = ErrorSpec(normaliser)
+    mask = np.array([True, False, True, True, False, False, True])
+    _, active = epsilon_pt(pred, ref, spec)
+    n_in, n_out = active[mask].sum(), active[~mask].sum()
+    parts = epsilon_where(pred, ref, mask, spec) * n_in + epsilon_where(pred, ref, ~mask, spec) * n_out
+    assert parts / (n_in + n_out) == pytest.approx(epsilon(pred, ref, spec)["eps"], rel=1e-12)
+    assert epsilon_where(pred, ref, np.zeros(7, bool), spec) is None
+    assert epsilon_where(pred, ref, np.ones(7, bool), spec) == epsilon(pred, ref, spec)["eps"]
+
+
+def test_the_hull_stage_splits_what_the_training_and_baselines_stages_recorded(tiny_data, tmp_path):
+    from pipeline.baselines import run as baselines_stage
+
+    data = ["data=tiny", f"paths.data_dir={tiny_data.parent}", "progress=false"]
+    base = [*data, "threads=1"]
+
+    def train(model: str, seed: int) -> dict:
+        over = ["train=quick", "train.epochs=2", f"model={model}", "reg=basic", f"seed={seed}"]
+        return train_run(compose("train", [*base, *over]), tmp_path / "sweep" / f"{model}-basic-s{seed}")
+
+    runs = [train("conv2d", s) for s in (0, 1)]
+    boundary = train("conv1d_boundary", 0)
+    bpath = baselines_stage(
+        compose("baselines", [*data, "zoom=false", f"out={tmp_path / 'b'}", "~methods.zero", "~methods.pod_rbf"])
+    )
+    cfg = compose("hull", [*base, f"target={tmp_path / 'sweep'}", f"hull.baselines={bpath}"])
+    doc = json.loads(hull_stage(cfg).read_text())
+    train, test = load_splits(tiny_data)
+    inside = inside_hull(train.params, test.params)
+    assert doc["n_test"] == len(test.params) and doc["n_inside"] == int(inside.sum())
+    assert doc["outside"] == np.flatnonzero(~inside).tolist()
+    cell = doc["cells"]["conv2d-basic"]
+    assert cell["seeds"] == [0, 1] and "mean_of_seeds" in cell and doc["problems"] == []
+    for member, metrics in zip(cell["members"], runs, strict=True):
+        for f in "uv":
+            assert member["all"][f] == pytest.approx(metrics["eps"]["test"][f], rel=1e-6)
+    trace = doc["cells"]["conv1d_boundary-basic"]
+    assert trace["target"] == "boundary" and "mean_of_seeds" not in trace
+    assert trace["members"][0]["all"]["u"] == pytest.approx(boundary["eps"]["test"]["u"], rel=1e-6)
+    recorded = json.loads(bpath.read_text())["methods"]
+    assert set(doc["baselines"]) == {"nearest", "rbf"}
+    for name, method in doc["baselines"].items():
+        for f in "uv":
+            by = method["by_target"]
+            assert by["field"]["all"][f] == pytest.approx(recorded[name]["eps"]["test"][f], rel=1e-12)
+            assert by["boundary"]["all"][f] == pytest.approx(recorded[name]["eps_boundary"]["test"][f], rel=1e-12)
+    md = (tmp_path / "sweep" / "hull.md").read_text()
+    assert (
+        "| Conv2D / Basic (quick) | 2 | field |" in md
+        and "*Conv2D / Basic, mean of seeds*" in md
+        and "| *RBF (cubic)* | - | trace |" in md
+    )
+
+
+def test_the_hull_stage_names_a_target_without_runs_and_a_bad_key(tmp_path):
+    with pytest.raises(RunError, match=f"target={tmp_path}: no finished run"):
+        hull_stage(compose("hull", [f"target={tmp_path}", "progress=false"]))
+    with pytest.raises(ConfigError, match="hull.out=3: must be a path"):
+        hull_stage(compose("hull", [f"target={tmp_path}", "hull.out=3"]))
