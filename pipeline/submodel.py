@@ -8,10 +8,11 @@ the interior error, the errors after zoom under the other trace constructions of
 (``by_trace``: how the predicted u and v become boundary data in time, ``conf/trace/``), the wall
 time of surrogate + submodel against the full FE solve of the same test samples, and for
 weight-averaged runs (``train.average_last``) the errors after zoom of the last epoch's weights too
-(``submodel.last_iterate``). Writes ``submodel.json`` (and ``zoom_example.npz`` for the report) in
-each run folder; runs that fail are reported by name and the others carry on. Honours ``device``
-(the network's), ``threads``, ``progress``, ``trace`` and ``metrics.*`` (the eps after zoom); a run
-is refused on data other than it was trained on.
+(``submodel.last_iterate``), and for runs scored with a ``correction`` the errors after zoom of the
+network plus its residual RBF (``submodel.residual_rbf``). Writes ``submodel.json`` (and
+``zoom_example.npz`` for the report) in each run folder; runs that fail are reported by name and the
+others carry on. Honours ``device`` (the network's), ``threads``, ``progress``, ``trace`` and
+``metrics.*`` (the eps after zoom); a run is refused on data other than it was trained on.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ from pipeline.artefacts import (
 )
 from pipeline.config import instantiate
 from pipeline.provenance import record
-from pipeline.runs import load_run, run_dirs
+from pipeline.runs import TrainedRun, load_run, run_dirs
+from pipeline.scoring import fit_correction
 from pipeline.validate import check_submodel
 from pipeline.zoom import INTERPOLATION, DataContext, Traces, zoom_errors, zoom_split
 from surrogate.metrics import ErrorSpec
@@ -140,6 +142,8 @@ def submodel_run(
             out["timing"] = timing
     if cfg.submodel.last_iterate and "last_iterate" in run.metrics:
         out["last_iterate"] = _last_iterate(run_dir, cfg, ctx, spec, traces)
+    if cfg.submodel.residual_rbf and "residual_rbf" in run.metrics:
+        out["residual_rbf"] = _corrected(run, ctx, spec, traces, block)
     settings = {k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("submodel", "metrics", "trace")}
     content = {**settings, "run_fingerprint": run.metrics.get("fingerprint"), "data_fingerprint": run.data_fingerprint}
     meta = record(OmegaConf.to_yaml(settings), content)
@@ -171,6 +175,23 @@ def _last_iterate(run_dir: Path, cfg: DictConfig, ctx: DataContext, spec: ErrorS
         errors = zoom_errors(res, ds, spec)
         for key in out:
             out[key][split] = errors[key]
+    return out
+
+
+def _corrected(run: TrainedRun, ctx: DataContext, spec: ErrorSpec, traces: Traces, block: int) -> dict:
+    """The network plus the RBF interpolation of its training residual (the run's ``correction``,
+    refitted on the training split from the same predictions as at training) scored after zoom like
+    the network, under every trace construction: the pair of ``metrics.json``'s ``residual_rbf``."""
+    fix = instantiate(run.cfg.correction, "correction")
+    fitted = fit_correction(fix, run.predict, run.model.target, ctx.splits["train"])
+    out: dict = {"label": fix.label, "eps_zoom": {}, "eps_trace": {}, "by_trace": {}}
+    for split, ds in ctx.splits.items():
+        pred = fix(ds.params, *(fitted if split == "train" else run.predict(ds.params)))
+        zoom = partial(zoom_split, *pred, run.model.target, ds, ctx.submodel, block)
+        errors = zoom_errors(zoom(trace=traces.primary), ds, spec)
+        for key in ("eps_zoom", "eps_trace"):
+            out[key][split] = errors[key]
+        traces.score_others(zoom, ds, spec, split, out["by_trace"])
     return out
 
 

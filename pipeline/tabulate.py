@@ -124,6 +124,33 @@ def tables(protocol: str | None, traces: Sequence[str] = ()) -> list[Table]:
                     reference=True,
                 )
             )
+    for f, field in (("u", "displacement"), ("v", "velocity")):  # runs scored with a correction only
+        out.append(
+            Table(
+                f"residual_rbf_test_{f}",
+                "",
+                f"Beyond the paper: test error on full {field} of the network plus the RBF interpolation over p "
+                "of its training residual (`correction`; eps, %)",
+                FULL_ROWS,
+                _get("metrics", "residual_rbf", "eps", "test", f, scale=100),
+                reference=True,
+            )
+        )
+    for name in ("", *traces):  # the hybrid after zoom: under the primary trace, then the compared ones
+        node = ("by_trace", name) if name else ()
+        for f, field in (("u", "displacement"), ("v", "velocity")):
+            out.append(
+                Table(
+                    f"residual_rbf_zoom_test_{f}" + (f"_{name}_trace" if name else ""),
+                    "",
+                    f"Beyond the paper: test error on {field} after zoom"
+                    + (f" ({name} trace)" if name else "")
+                    + " of the network plus the RBF interpolation over p of its training residual (eps, %)",
+                    ROWS,
+                    _get("submodel", "residual_rbf", *node, "eps_zoom", "test", f, scale=100),
+                    reference=True,
+                )
+            )
     for kind, source, where in (  # runs with train.average_last > 0 only
         ("last_iterate", ("metrics", "last_iterate", "eps"), "{}"),
         ("last_iterate_zoom", ("submodel", "last_iterate", "eps_zoom"), "{} after zoom"),

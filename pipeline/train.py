@@ -21,9 +21,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from fe import dataset
 from pipeline.artefacts import METRICS, user_errors, write_json
+from pipeline.config import instantiate
 from pipeline.provenance import fingerprint, record
 from pipeline.runs import build_model, geometry, load_data, model_spec, protocol, regularization, train_spec
-from pipeline.scoring import SCORES, score_split
+from pipeline.scoring import SCORES, fit_correction, score_split
 from pipeline.validate import check_train
 from surrogate.losses import euler_residual_series
 from surrogate.metrics import COLLAPSED, ErrorSpec
@@ -118,6 +119,9 @@ def train_run(cfg: DictConfig, run_dir: str | Path, on_epoch=None) -> dict:
 
     scores = scored(model)
     compared: dict = {}
+    if cfg.correction is not None:  # the network plus an RBF interpolation of its training residual
+        fix = instantiate(cfg.correction, "correction")
+        compared["residual_rbf"] = corrected(fix, model, trainer, train, test, spec)
     if trainer.last_state is not None:  # averaged weights: the last iterate is scored too, for comparison
         last = copy.deepcopy(model)
         last.load_state_dict(trainer.last_state)
@@ -161,17 +165,37 @@ def train_run(cfg: DictConfig, run_dir: str | Path, on_epoch=None) -> dict:
             scores["train"]["spread"][f],
             plan.lr,
         )
+    hybrid = metrics.get("residual_rbf")
     log.info(
-        "%s/%s: eps test u %.3g%%, v %.3g%% (%d parameters, %.3f s/epoch) -> %s",
+        "%s/%s: eps test u %.3g%%, v %.3g%%%s (%d parameters, %.3f s/epoch) -> %s",
         model.label,
         reg.label,
         100 * metrics["eps"]["test"]["u"],
         100 * metrics["eps"]["test"]["v"],
+        f"; with its residual RBF u {100 * hybrid['eps']['test']['u']:.3g}%, v {100 * hybrid['eps']['test']['v']:.3g}%"
+        if hybrid
+        else "",
         metrics["parameters"],
         metrics["mean_epoch_seconds"] or 0.0,
         run_dir,
     )
     return metrics
+
+
+def corrected(fix, model, trainer: Trainer, train: dataset.Dataset, test: dataset.Dataset, spec: ErrorSpec) -> dict:
+    """``fix`` (surrogate.correction.ResidualRBF) fitted to the network's residual on the training
+    split, and the corrected predictions scored on both splits as the network is."""
+    splits = (("train", train), ("test", test))
+    net = lambda params: predict(model, trainer.scalers, params, trainer.device)  # noqa: E731
+    pred = {"train": fit_correction(fix, net, model.target, train), "test": net(test.params)}
+    v_sigma = trainer.scalers.v_sigma
+    scores = {s: score_split(*fix(ds.params, *pred[s]), ds, model.target, spec, v_sigma) for s, ds in splits}
+    keys = ("eps", "eps_by_normaliser", "eps_boundary")
+    return {
+        "label": fix.label,
+        **{key: {s: sc[key] for s, sc in scores.items()} for key in keys},
+        "physics": {"euler_residual": {s: sc["euler_residual"] for s, sc in scores.items()}},
+    }
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")

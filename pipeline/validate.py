@@ -8,6 +8,7 @@ import re
 from omegaconf import DictConfig, OmegaConf
 
 from pipeline.artefacts import ConfigError
+from pipeline.config import instantiate
 from pipeline.runs import regularization, train_spec
 from surrogate.metrics import ErrorSpec
 from surrogate.targets import TARGETS
@@ -119,6 +120,11 @@ def check_train(cfg: DictConfig) -> None:
     check_model(cfg)
     _check_lr_max(cfg)
     regularization(cfg)  # the Regularization object holds the reg.* rules
+    fix = _get(cfg, "correction")
+    if fix is not None:
+        if not (OmegaConf.is_dict(fix) and "_target_" in fix):
+            raise ConfigError(f"correction={fix}: must be null (off) or an object with a _target_ (conf/train.yaml)")
+        instantiate(fix, "correction")  # its own rules (kernel, smoothing), before any training
 
 
 def check_submodel(cfg: DictConfig) -> None:
@@ -129,6 +135,7 @@ def check_submodel(cfg: DictConfig) -> None:
     integer(cfg, "submodel.example_sample", lo=0)
     boolean(cfg, "submodel.time_full_solve")
     boolean(cfg, "submodel.last_iterate")
+    boolean(cfg, "submodel.residual_rbf")
     check_trace(cfg)
     schemes = _get(cfg, "submodel.parent_schemes")
     if not OmegaConf.is_dict(schemes) or not all(

@@ -84,9 +84,10 @@ def test_the_hull_stage_splits_what_the_training_and_baselines_stages_recorded(t
     assert doc["outside"] == np.flatnonzero(~inside).tolist()
     cell = doc["cells"]["conv2d-basic"]
     assert cell["seeds"] == [0, 1] and "mean_of_seeds" in cell and doc["problems"] == []
-    for member, metrics in zip(cell["members"], runs, strict=True):
+    for member, hybrid, metrics in zip(cell["members"], cell["residual_rbf"], runs, strict=True):
         for f in "uv":
             assert member["all"][f] == pytest.approx(metrics["eps"]["test"][f], rel=1e-6)
+            assert hybrid["all"][f] == pytest.approx(metrics["residual_rbf"]["eps"]["test"][f], rel=1e-6)
     trace = doc["cells"]["conv1d_boundary-basic"]
     assert trace["target"] == "boundary" and "mean_of_seeds" not in trace
     assert trace["members"][0]["all"]["u"] == pytest.approx(boundary["eps"]["test"]["u"], rel=1e-6)
@@ -103,6 +104,7 @@ def test_the_hull_stage_splits_what_the_training_and_baselines_stages_recorded(t
         and "*Conv2D / Basic, mean of seeds*" in md
         and "| *RBF (cubic)* | - | trace |" in md
     )
+    assert "| *Conv2D / Basic + residual RBF* | 2 | field |" in md
 
 
 def test_the_hull_stage_names_a_target_without_runs_and_a_bad_key(tmp_path):
