@@ -21,7 +21,6 @@ from omegaconf import DictConfig, OmegaConf
 
 from fe import dataset
 from pipeline.artefacts import BASELINES, RunError, check_data, user_errors, write_json, write_text
-from pipeline.config import instantiate
 from pipeline.provenance import record
 from pipeline.runs import cells, load_splits
 from pipeline.scoring import FittedPair, fit_correction
@@ -88,8 +87,7 @@ def run(cfg: DictConfig) -> Path:
         preds = [m.predict(test.params) for m in members]
         hybrids = []  # the members scored with a correction at training: the network plus its residual RBF
         for m, p in zip(members, preds, strict=True):
-            if "residual_rbf" in m.metrics:
-                fix = instantiate(m.cfg.correction, "correction")
+            if (fix := m.correction()) is not None:
                 fit_correction(fix, m.predict, m.model.target, train)
                 hybrids.append(split_scores(fix(test.params, *p), ref, inside, spec))
         cell = {

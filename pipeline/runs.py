@@ -126,6 +126,15 @@ class TrainedRun:
     def data_fingerprint(self) -> str | None:
         return self.metrics.get("data_fingerprint")
 
+    def correction(self):
+        """The residual correction this run's ``metrics.json`` was scored with, unfitted (None: none),
+        built from the config that file records (a run re-scored after training has a newer one than
+        its checkpoint)."""
+        if "residual_rbf" not in self.metrics:
+            return None
+        node = OmegaConf.create(self.metrics["config"]).get("correction")
+        return None if node is None else instantiate(node, "correction")
+
     def check_data(self, ds: dataset.Dataset) -> None:
         """Refuse to score this run on data other than it was trained on."""
         check_data(f"run {self.run_dir.name}", self.data_fingerprint, ds.attrs.get("fingerprint"), ds.path)

@@ -142,8 +142,9 @@ def submodel_run(
             out["timing"] = timing
     if cfg.submodel.last_iterate and "last_iterate" in run.metrics:
         out["last_iterate"] = _last_iterate(run_dir, cfg, ctx, spec, traces)
-    if cfg.submodel.residual_rbf and "residual_rbf" in run.metrics:
-        out["residual_rbf"] = _corrected(run, ctx, spec, traces, block)
+    fix = run.correction() if cfg.submodel.residual_rbf else None
+    if fix is not None:
+        out["residual_rbf"] = _corrected(run, fix, ctx, spec, traces, block)
     settings = {k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("submodel", "metrics", "trace")}
     content = {**settings, "run_fingerprint": run.metrics.get("fingerprint"), "data_fingerprint": run.data_fingerprint}
     meta = record(OmegaConf.to_yaml(settings), content)
@@ -178,11 +179,10 @@ def _last_iterate(run_dir: Path, cfg: DictConfig, ctx: DataContext, spec: ErrorS
     return out
 
 
-def _corrected(run: TrainedRun, ctx: DataContext, spec: ErrorSpec, traces: Traces, block: int) -> dict:
-    """The network plus the RBF interpolation of its training residual (the run's ``correction``,
+def _corrected(run: TrainedRun, fix, ctx: DataContext, spec: ErrorSpec, traces: Traces, block: int) -> dict:
+    """The network plus the RBF interpolation of its training residual (``fix``: the run's correction,
     refitted on the training split from the same predictions as at training) scored after zoom like
     the network, under every trace construction: the pair of ``metrics.json``'s ``residual_rbf``."""
-    fix = instantiate(run.cfg.correction, "correction")
     fitted = fit_correction(fix, run.predict, run.model.target, ctx.splits["train"])
     out: dict = {"label": fix.label, "eps_zoom": {}, "eps_trace": {}, "by_trace": {}}
     for split, ds in ctx.splits.items():

@@ -93,7 +93,9 @@ def test_after_zoom_the_hybrid_drives_the_submodel_with_the_exact_training_trace
     from pipeline.submodel import run as submodel_stage
 
     data = base[:3]
-    train_run(compose("train", [*base, "model=conv2d"]), tmp_path / "sweep" / "conv2d-basic")
+    run = tmp_path / "sweep" / "conv2d-basic"
+    train_run(compose("train", [*base, "model=conv2d", "correction=null"]), run)
+    train_run(compose("train", [*base, "model=conv2d"]), run)  # finished: re-scored; its checkpoint's config has none
     meter = baselines_stage(
         compose("baselines", [*data, f"out={tmp_path / 'b'}", "~methods.zero", "~methods.nearest", "~methods.pod_rbf"])
     )
