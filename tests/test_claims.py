@@ -118,3 +118,21 @@ def test_seed_ensembles_are_read_against_each_fields_best_baseline(tmp_path):
     assert "seed ensembles against the best baseline** (u 1.00%, v 2.00%): 1 of 2 lower on both fields" in text
     assert "Conv2D / Basic, 2 seeds: 0.90 / 1.90 (lower on u and v)" in text
     assert "Conv3D / Basic, 3 seeds: 0.90 / 2.50 (lower on u)" in text
+
+
+def test_the_hybrid_is_read_against_each_fields_best_baseline_seed_by_seed(tmp_path):
+    """Two seeds of a network at 1.2 / 2.5 whose hybrids give 0.6 / 1.8 and 0.8 / 2.1 against RBF 1.0 / 2.0:
+    one seed below on both fields; a cell without residual_rbf gives no such part."""
+    import json
+
+    for s, hybrid in ((0, (0.6, 1.8)), (1, (0.8, 2.1))):
+        eps = {"train": {"u": 0, "v": 0}, "test": {"u": 0.012, "v": 0.025}}
+        fix = {"eps": {"test": {"u": hybrid[0] / 100, "v": hybrid[1] / 100}}}
+        write_run(tmp_path, "conv2d", "basic", s, None, eps=eps, residual_rbf=fix, data_fingerprint="d")
+    _run(tmp_path, "conv3d", "basic", 0, 1.5, data_fingerprint="d")
+    doc = {"data_fingerprint": "d", "methods": {"rbf": {"label": "RBF", "eps": {"test": {"u": 0.01, "v": 0.02}}}}}
+    (tmp_path / "b.json").write_text(json.dumps(doc))
+    text = "\n".join(claims(collect(tmp_path, tmp_path / "b.json")))
+    assert "training residual**, test eps u / v (%) (best baselines: u 1.00%, v 2.00%): " in text
+    assert "conv2d / basic: network 1.20 / 2.50, hybrid 0.70 ± 0.14 / 1.95 ± 0.21 (1 of 2 seeds below" in text
+    assert "conv3d / basic: network" not in text
