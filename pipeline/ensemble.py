@@ -13,6 +13,7 @@ seed's (what averaging removes), and whether a few networks together beat the RB
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -21,10 +22,11 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from fe import dataset
 from pipeline.artefacts import ENSEMBLES, RunError, user_errors, write_json
 from pipeline.provenance import record
 from pipeline.runs import TrainedRun, cells, mean_prediction
-from pipeline.scoring import score_split
+from pipeline.scoring import fit_correction, score_split
 from pipeline.validate import check_ensemble
 from surrogate.metrics import ErrorSpec
 
@@ -45,20 +47,45 @@ def score_cell(members: list[TrainedRun], cfg: DictConfig, splits: dict, context
         "seeds": [int(m.cfg.seed) for m in members],
         "member_eps": {s: {f: [m.metrics["eps"][s][f] for m in members] for f in "uv"} for s in splits},
     }
-    for split, ds in splits.items():
+    for ds in splits.values():
         for m in members:
             m.check_data(ds)
-        pred = mean_prediction(members, ds.params)
-        scores = score_split(*pred, ds, first.model.target, spec, v_sigma)
-        if context is not None:
-            from pipeline.zoom import zoom_errors, zoom_split
 
-            zoom = partial(zoom_split, *pred, first.model.target, ds, context.submodel, int(cfg.submodel.block_size))
-            scores.update(zoom_errors(zoom(trace=traces.primary), ds, spec))
-            traces.score_others(zoom, ds, spec, split, out.setdefault("by_trace", {}))
-        for key, value in scores.items():
-            out.setdefault(key, {})[split] = value
-    out["physics"] = {"euler_residual": out.pop("euler_residual")}
+    def scored(predict: Callable[[str, dataset.Dataset], tuple[np.ndarray, np.ndarray]]) -> dict:
+        """The predictions ``predict(split, ds)`` scored on every split, as a network is, after zoom too."""
+        res: dict = {}
+        for split, ds in splits.items():
+            pred = predict(split, ds)
+            scores = score_split(*pred, ds, first.model.target, spec, v_sigma)
+            if context is not None:
+                from pipeline.zoom import zoom_errors, zoom_split
+
+                block = int(cfg.submodel.block_size)
+                zoom = partial(zoom_split, *pred, first.model.target, ds, context.submodel, block)
+                scores.update(zoom_errors(zoom(trace=traces.primary), ds, spec))
+                traces.score_others(zoom, ds, spec, split, res.setdefault("by_trace", {}))
+            for key, value in scores.items():
+                res.setdefault(key, {})[split] = value
+        res["physics"] = {"euler_residual": res.pop("euler_residual")}
+        return res
+
+    out.update(scored(lambda split, ds: mean_prediction(members, ds.params)))
+    fixes = [m.correction() for m in members]
+    if all(fix is not None for fix in fixes):  # every member scored with a residual correction: the hybrids averaged
+        train = splits["train"]
+        fitted = [fit_correction(f, m.predict, m.model.target, train) for f, m in zip(fixes, members, strict=True)]
+
+        def hybrids(split: str, ds: dataset.Dataset) -> tuple[np.ndarray, np.ndarray]:
+            own = fitted if split == "train" else [m.predict(ds.params) for m in members]
+            preds = [f(ds.params, *p) for f, p in zip(fixes, own, strict=True)]
+            return np.mean([p[0] for p in preds], axis=0), np.mean([p[1] for p in preds], axis=0)
+
+        out["residual_rbf"] = {
+            "member_eps": {
+                s: {f: [m.metrics["residual_rbf"]["eps"][s][f] for m in members] for f in "uv"} for s in splits
+            },
+            **scored(hybrids),
+        }
     return out
 
 

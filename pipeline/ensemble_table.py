@@ -21,7 +21,8 @@ def ensemble_table(sweep: Sweep) -> tuple[list[str], str]:
         "## Beyond the paper: seed ensembles (mean prediction of a cell's seeds), test eps (%)",
         "",
         f"Made by python -m pipeline.ensemble ({shown(sweep.root / 'ensembles.json')}); members' figures: "
-        "mean ± std of the single networks. After zoom: the "
+        "mean ± std of the single networks (+ residual RBF: of their hybrids, each network plus the RBF "
+        "interpolation of its training residual, averaged). After zoom: the "
         f"{doc.get('trace', {}).get('name', 'as_predicted')} trace, then the others scored.",
         "",
         "| | " + " | ".join(heads) + " |",
@@ -36,11 +37,16 @@ def ensemble_table(sweep: Sweep) -> tuple[list[str], str]:
 
     rows = []
     for method in doc.get("methods", {}).values():
-        members = [Stat.of([100 * x for x in method["member_eps"]["test"][f]]) for f in "uv"]
-        zoom = [percent(method, "eps_zoom", "test", f) for f in "uv"]
-        others = [percent(method, "by_trace", t, "eps_zoom", "test", f) for t in traces for f in "uv"]
-        values = [percent(method, "eps", "test", f) for f in "uv"] + zoom + others
-        rows.append((method["label"], str(len(method["seeds"])), values[:2], members, values[2:]))
+        # the ensemble of the networks, then (runs scored with a correction) that of their hybrids
+        hybrid = method.get("residual_rbf")
+        for label, node in ((method["label"], method), (f"{method['label']} + residual RBF", hybrid)):
+            if node is None:
+                continue
+            members = [Stat.of([100 * x for x in node["member_eps"]["test"][f]]) for f in "uv"]
+            zoom = [percent(node, "eps_zoom", "test", f) for f in "uv"]
+            others = [percent(node, "by_trace", t, "eps_zoom", "test", f) for t in traces for f in "uv"]
+            values = [percent(node, "eps", "test", f) for f in "uv"] + zoom + others
+            rows.append((label, str(len(method["seeds"])), values[:2], members, values[2:]))
     for method in (sweep.baselines or {}).get("methods", {}).values():
         others = [percent(method, "by_trace", t, "eps_zoom", "test", f) for t in traces for f in "uv"]
         values = [percent(method, "eps", "test", f) for f in "uv"] + [

@@ -52,6 +52,8 @@ def test_distinct_seeds_do_no_worse_than_their_mean_and_identical_ones_give_the_
     got = json.loads(same.read_text())["methods"][f"{model}-basic"]
     for split in ("train", "test"):
         assert got["eps"][split] == pytest.approx(members[0]["eps"][split], rel=1e-12)
+        mine = members[0]["residual_rbf"]["eps"][split]
+        assert got["residual_rbf"]["eps"][split] == pytest.approx(mine, rel=1e-6, abs=1e-12)
         want = members[0]["physics"]["euler_residual"][split]  # scored with the run's own sigma_v
         assert got["physics"]["euler_residual"][split] == pytest.approx(want, rel=1e-9)
 
@@ -72,6 +74,9 @@ def test_after_zoom_identical_members_give_the_members_submodel_errors(base, tmp
     got, want = ens["methods"]["conv2d-basic"], sub["conv2d-basic-s0"]
     for split in ("train", "test"):
         assert got["eps_zoom"][split] == pytest.approx(want["eps_zoom"][split], rel=1e-6)
+        # the members' hybrids (network + residual RBF) averaged: the member's hybrid, after zoom too
+        hybrid = got["residual_rbf"]["eps_zoom"][split]
+        assert hybrid == pytest.approx(want["residual_rbf"]["eps_zoom"][split], rel=1e-6)
         assert got["by_trace"]["fused"]["eps_zoom"][split] == pytest.approx(
             want["by_trace"]["fused"]["eps_zoom"][split], rel=1e-6
         )
@@ -105,9 +110,11 @@ def test_the_tables_show_the_ensembles_and_refuse_those_of_other_data(base, tmp_
     for s in (0, 1):
         _train(base, tmp_path / "sw" / f"conv2d-basic-s{s}", s)
     path = ensemble_stage(compose("ensemble", [*base, f"target={tmp_path / 'sw'}", "ensemble.zoom=false"]))
-    e = json.loads(path.read_text())["methods"]["conv2d-basic"]["eps"]["test"]
+    cell = json.loads(path.read_text())["methods"]["conv2d-basic"]
+    e, h = cell["eps"]["test"], cell["residual_rbf"]["eps"]["test"]
     md = write_tables(tmp_path / "sw", tmp_path / "out").read_text()
     assert "seed ensembles" in md and f"| Conv2D / Basic | 2 | {100 * e['u']:.2f} | {100 * e['v']:.2f} |" in md
+    assert f"| Conv2D / Basic + residual RBF | 2 | {100 * h['u']:.2f} | {100 * h['v']:.2f} |" in md
     assert (tmp_path / "out" / "table_ensembles.csv").is_file()
     doc = json.loads(path.read_text())
     path.write_text(json.dumps({**doc, "data_fingerprint": "other"}))
