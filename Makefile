@@ -91,7 +91,7 @@ report: $(STAMP) ## Markdown report with figures for the trained runs (TARGET=ru
 baselines: $(STAMP) ## non-neural baselines (zero, nearest, RBF, POD+RBF) on the default data: the difficulty meter
 	$(PY) -m pipeline.baselines $(ARGS)
 
-ensemble: $(STAMP) ## beyond the paper: the cheapest run measured to beat the RBF meter on u and v, two Conv2D seeds at short_cos averaged (~8 min on 2 cores)
+ensemble: $(STAMP) ## beyond the paper: the cheapest networks-only surrogate measured to beat the RBF meter on u and v, two Conv2D seeds at short_cos averaged (~8 min on 2 cores)
 	$(small_data)
 	$(PY) -m pipeline.train -m model=conv2d reg=basic seed=0,1 train=short_cos \
 		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=results/sweeps/small-ensemble
