@@ -53,7 +53,7 @@ define finish_study
 	$(PY) -m pipeline.report target=$(1) report.out=$(2) $(if $(RECORDS),'report.records=[$(subst $(space),$(comma),$(strip $(RECORDS)))]')
 endef
 
-.PHONY: help setup data train submodel baselines ensemble report grid study study-quick study-short-cos study-quick-lbfgs study-short-cos-lbfgs study-short study-short-avg study-short-boundary study-long-boundary study-boundary study-3d study-4d tables all test test-fast test-mpi test-slurm lint bench clean
+.PHONY: help setup data train submodel baselines ensemble report grid study study-quick study-short-cos study-default study-quick-lbfgs study-short-cos-lbfgs study-short study-short-avg study-short-boundary study-long-boundary study-boundary study-3d study-4d tables all test test-fast test-mpi test-slurm lint bench clean
 
 help: ## list the targets
 	@echo "wavezoom targets (overrides: make <target> ARGS='key=value ...'):"
@@ -79,7 +79,7 @@ setup: $(STAMP) ## create .venv (Python >= 3.12) and install the project with de
 data: $(STAMP) ## generate the default dataset (small preset) under data/
 	$(PY) -m pipeline.data $(ARGS)
 
-train: $(STAMP) ## train the default model (Conv2D, Basic, quick_lbfgs: quick + 1000 L-BFGS iterations, ~4 min) on the default data
+train: $(STAMP) ## train the default model (Conv2D, Basic, quick_lbfgs: quick + 600 L-BFGS iterations, ~3 min) on the default data
 	$(PY) -m pipeline.train $(ARGS)
 
 submodel: $(STAMP) ## re-solve the zone with network-driven boundaries for the trained runs (TARGET=run/sweep)
@@ -130,11 +130,17 @@ study-short-cos: $(STAMP) ## docs/results/small-short_cos: Conv2D, Conv3D, Conv2
 		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=results/sweeps/small-short_cos
 	$(call finish_study,results/sweeps/small-short_cos,docs/results/small-short_cos)
 
-study-quick-lbfgs: $(STAMP) ## docs/results/small-quick_lbfgs: the default run (Conv2D / Basic, quick_lbfgs) x 3 seeds and the 5 boundary models, with their ensembles (~35 min on 2 cores)
+study-default: $(STAMP) ## docs/results/small-quick_lbfgs600: the default run (Conv2D / Basic, quick_lbfgs: 600 L-BFGS iterations) x 3 seeds (~15 min on 2 cores)
 	$(small_data)
 	$(PY) -m pipeline.train -m model=conv2d seed=0,1,2 train=quick_lbfgs \
+		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=results/sweeps/small-quick_lbfgs600
+	$(call finish_study,results/sweeps/small-quick_lbfgs600,docs/results/small-quick_lbfgs600)
+
+study-quick-lbfgs: $(STAMP) ## docs/results/small-quick_lbfgs: quick_lbfgs with 1000 iterations (the default until 2026-12-06), Conv2D / Basic x 3 seeds and the 5 boundary models (~35 min on 2 cores)
+	$(small_data)
+	$(PY) -m pipeline.train -m model=conv2d seed=0,1,2 train=quick_lbfgs train.lbfgs_iters=1000 \
 		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=results/sweeps/small-quick_lbfgs
-	$(PY) -m pipeline.train -m model=$(BOUNDARY_MODELS) seed=0,1,2 train=quick_lbfgs \
+	$(PY) -m pipeline.train -m model=$(BOUNDARY_MODELS) seed=0,1,2 train=quick_lbfgs train.lbfgs_iters=1000 \
 		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=results/sweeps/small-quick_lbfgs
 	$(call finish_study,results/sweeps/small-quick_lbfgs,docs/results/small-quick_lbfgs)
 

@@ -290,7 +290,7 @@ def test_model_lr_max_caps_the_protocol_lr_with_the_fingerprint_of_the_lr_used(t
 def test_the_protocols_compose_to_their_documented_schedules():
     """short and long are the paper's (constant lr, batch 10; decayed to 1e-4); quick and short_cos
     are quick's warm-up and cosine schedule over 150 and 1000 epochs; quick_b10 the old quick; the
-    default, quick_lbfgs, is quick and 1000 L-BFGS iterations."""
+    default, quick_lbfgs, is quick and 600 L-BFGS iterations."""
     from pipeline.runs import train_spec
 
     def spec(name: str):
@@ -304,7 +304,7 @@ def test_the_protocols_compose_to_their_documented_schedules():
     assert cos.lr_at(999) == pytest.approx(1e-5) and b10.batch_size == 10 and b10.lr_at(149) == pytest.approx(3e-4)
     assert all(p.lbfgs_iters == 0 for p in (short, long_, quick, cos, b10))  # Adam only, as in the paper
     default = train_spec(compose("train", ["model=conv2_5d"]))  # make train: quick, then the L-BFGS finish
-    assert default == dataclasses.replace(quick, lbfgs_iters=1000)
+    assert default == dataclasses.replace(quick, lbfgs_iters=600)
 
 
 def test_schedule_knobs_off_keep_the_fingerprint_of_runs_made_before_them(tiny_data, train_cfg):
