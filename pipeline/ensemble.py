@@ -73,7 +73,9 @@ def score_cell(members: list[TrainedRun], cfg: DictConfig, splits: dict, context
     fixes = [m.correction() for m in members]
     if all(fix is not None for fix in fixes):  # every member scored with a residual correction: the hybrids averaged
         train = splits["train"]
-        fitted = [fit_correction(f, m.predict, m.model.target, train) for f, m in zip(fixes, members, strict=True)]
+        fitted = [m.predict(train.params) for m in members]
+        for f, m, p in zip(fixes, members, fitted, strict=True):
+            fit_correction(f, p, m.model.target, train)
 
         def hybrids(split: str, ds: dataset.Dataset) -> tuple[np.ndarray, np.ndarray]:
             own = fitted if split == "train" else [m.predict(ds.params) for m in members]

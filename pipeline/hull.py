@@ -88,7 +88,7 @@ def run(cfg: DictConfig) -> Path:
         hybrids = []  # the members scored with a correction at training: the network plus its residual RBF
         for m, p in zip(members, preds, strict=True):
             if (fix := m.correction()) is not None:
-                fit_correction(fix, m.predict, m.model.target, train)
+                fit_correction(fix, m.predict(train.params), m.model.target, train)
                 hybrids.append(split_scores(fix(test.params, *p), ref, inside, spec))
         cell = {
             "label": f"{members[0].metrics['label']} / {members[0].metrics['reg_label']}",

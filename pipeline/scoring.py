@@ -4,7 +4,6 @@ fitted as the baselines stage fits them."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 import hydra
 import numpy as np
@@ -55,9 +54,7 @@ class FittedPair:
         return self.u.predict(params), self.v.predict(params)
 
 
-def fit_correction(fix, predict: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], target: Target, train) -> tuple:
-    """Fit ``fix`` (``correction``: surrogate.correction.ResidualRBF) to the residual of ``predict`` on
-    the training split, as every stage refits it from a run; returns those training predictions."""
-    fitted = predict(train.params)
+def fit_correction(fix, fitted: tuple[np.ndarray, np.ndarray], target: Target, train) -> None:
+    """Fit ``fix`` (``correction``: surrogate.correction.ResidualRBF) to the residual of a run's
+    predictions ``fitted`` on the training split ``train``, as every stage refits it."""
     fix.fit(train.params, *(ref - p for ref, p in zip(target.arrays(train), fitted, strict=True)))
-    return fitted

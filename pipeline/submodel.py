@@ -183,7 +183,8 @@ def _corrected(run: TrainedRun, fix, ctx: DataContext, spec: ErrorSpec, traces: 
     """The network plus the RBF interpolation of its training residual (``fix``: the run's correction,
     refitted on the training split from the same predictions as at training) scored after zoom like
     the network, under every trace construction: the pair of ``metrics.json``'s ``residual_rbf``."""
-    fitted = fit_correction(fix, run.predict, run.model.target, ctx.splits["train"])
+    fitted = run.predict(ctx.splits["train"].params)
+    fit_correction(fix, fitted, run.model.target, ctx.splits["train"])
     out: dict = {"label": fix.label, "eps_zoom": {}, "eps_trace": {}, "by_trace": {}}
     for split, ds in ctx.splits.items():
         pred = fix(ds.params, *(fitted if split == "train" else run.predict(ds.params)))

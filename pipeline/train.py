@@ -109,23 +109,30 @@ def train_run(cfg: DictConfig, run_dir: str | Path, on_epoch=None) -> dict:
     spec = ErrorSpec(**cfg.metrics)
     v_sigma = trainer.scalers.v_sigma
 
-    def scored(net: torch.nn.Module) -> dict:
-        return {
-            split: score_split(
-                *predict(net, trainer.scalers, ds.params, trainer.device), ds, model.target, spec, v_sigma
-            )
-            for split, ds in (("train", train), ("test", test))
-        }
+    splits = {"train": train, "test": test}
 
-    scores = scored(model)
+    def predictions(net: torch.nn.Module) -> dict:
+        return {s: predict(net, trainer.scalers, ds.params, trainer.device) for s, ds in splits.items()}
+
+    def scored(pred: dict) -> dict:
+        return {s: score_split(*pred[s], ds, model.target, spec, v_sigma) for s, ds in splits.items()}
+
+    pred = predictions(model)
+    scores = scored(pred)
     compared: dict = {}
     if cfg.correction is not None:  # the network plus an RBF interpolation of its training residual
         fix = instantiate(cfg.correction, "correction")
-        compared["residual_rbf"] = corrected(fix, model, trainer, train, test, spec)
+        fit_correction(fix, pred["train"], model.target, train)
+        hybrid = scored({s: fix(ds.params, *pred[s]) for s, ds in splits.items()})
+        compared["residual_rbf"] = {
+            "label": fix.label,
+            **{key: {s: sc[key] for s, sc in hybrid.items()} for key in ("eps", "eps_by_normaliser", "eps_boundary")},
+            "physics": {"euler_residual": {s: sc["euler_residual"] for s, sc in hybrid.items()}},
+        }
     if trainer.last_state is not None:  # averaged weights: the last iterate is scored too, for comparison
         last = copy.deepcopy(model)
         last.load_state_dict(trainer.last_state)
-        by_split = scored(last)
+        by_split = scored(predictions(last))
         compared["last_iterate"] = {k: {s: sc[k] for s, sc in by_split.items()} for k in ("eps", "euler_residual")}
     reference = euler_residual_series(u, v, float(train.t[1] - train.t[0]), v_sigma)
     collapsed = [f for f in ("u", "v") if scores["train"]["spread"][f] < COLLAPSED]
@@ -180,22 +187,6 @@ def train_run(cfg: DictConfig, run_dir: str | Path, on_epoch=None) -> dict:
         run_dir,
     )
     return metrics
-
-
-def corrected(fix, model, trainer: Trainer, train: dataset.Dataset, test: dataset.Dataset, spec: ErrorSpec) -> dict:
-    """``fix`` (surrogate.correction.ResidualRBF) fitted to the network's residual on the training
-    split, and the corrected predictions scored on both splits as the network is."""
-    splits = (("train", train), ("test", test))
-    net = lambda params: predict(model, trainer.scalers, params, trainer.device)  # noqa: E731
-    pred = {"train": fit_correction(fix, net, model.target, train), "test": net(test.params)}
-    v_sigma = trainer.scalers.v_sigma
-    scores = {s: score_split(*fix(ds.params, *pred[s]), ds, model.target, spec, v_sigma) for s, ds in splits}
-    keys = ("eps", "eps_by_normaliser", "eps_boundary")
-    return {
-        "label": fix.label,
-        **{key: {s: sc[key] for s, sc in scores.items()} for key in keys},
-        "physics": {"euler_residual": {s: sc["euler_residual"] for s, sc in scores.items()}},
-    }
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
