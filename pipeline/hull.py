@@ -105,6 +105,8 @@ def run(cfg: DictConfig) -> Path:
             cell["mean_of_seeds"] = split_scores(mean, ref, inside, spec)
         out_cells[f"{model}-{reg}"] = cell
     path = Path(cfg.hull.baselines or Path(first.cfg.paths.results_dir) / "baselines" / str(first.cfg.data) / BASELINES)
+    if cfg.hull.baselines and not path.is_file():  # asked for by name: a missing file is the user's mistake
+        raise RunError(f"hull.baselines={cfg.hull.baselines}: no such file (python -m pipeline.baselines writes it)")
     baselines = (
         baseline_scores(path, train, test, inside, spec, {c["target"] for c in out_cells.values()})
         if path.is_file()

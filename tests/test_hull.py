@@ -105,6 +105,9 @@ def test_the_hull_stage_splits_what_the_training_and_baselines_stages_recorded(t
         and "| *RBF (cubic)* | - | trace |" in md
     )
     assert "| *Conv2D / Basic + residual RBF* | 2 | field |" in md
+    missing = [*base, f"target={tmp_path / 'sweep'}", f"hull.baselines={tmp_path / 'nowhere.json'}"]
+    with pytest.raises(RunError, match="hull.baselines=.*nowhere.json: no such file"):
+        hull_stage(compose("hull", missing))
 
 
 def test_the_hull_stage_names_a_target_without_runs_and_a_bad_key(tmp_path):
