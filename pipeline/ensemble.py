@@ -25,8 +25,8 @@ from omegaconf import DictConfig, OmegaConf
 from fe import dataset
 from pipeline.artefacts import ENSEMBLES, RunError, user_errors, write_json
 from pipeline.provenance import record
-from pipeline.runs import TrainedRun, cells, mean_prediction
-from pipeline.scoring import fit_correction, score_split
+from pipeline.runs import TrainedRun, cell_identity, cells, mean_prediction
+from pipeline.scoring import score_split
 from pipeline.validate import check_ensemble
 from surrogate.metrics import ErrorSpec
 
@@ -39,12 +39,8 @@ def score_cell(members: list[TrainedRun], cfg: DictConfig, splits: dict, context
     first = members[0]
     v_sigma = first.scalers.v_sigma  # the training velocities' std the training stage scored with
     out: dict = {
-        "label": f"{first.metrics['label']} / {first.metrics['reg_label']}",
-        "model": first.metrics["model"],
-        "reg": first.metrics["reg"],
-        "protocol": str(first.cfg.train.name),
+        **cell_identity(members),
         "members": [m.run_dir.name for m in members],
-        "seeds": [int(m.cfg.seed) for m in members],
         "member_eps": {s: {f: [m.metrics["eps"][s][f] for m in members] for f in "uv"} for s in splits},
     }
     for ds in splits.values():
@@ -70,12 +66,9 @@ def score_cell(members: list[TrainedRun], cfg: DictConfig, splits: dict, context
         return res
 
     out.update(scored(lambda split, ds: mean_prediction(members, ds.params)))
-    fixes = [m.correction() for m in members]
-    if all(fix is not None for fix in fixes):  # every member scored with a residual correction: the hybrids averaged
-        train = splits["train"]
-        fitted = [m.predict(train.params) for m in members]
-        for f, m, p in zip(fixes, members, fitted, strict=True):
-            fit_correction(f, p, m.model.target, train)
+    refits = [m.fitted_correction(splits["train"]) for m in members]
+    if all(r is not None for r in refits):  # every member scored with a residual correction: the hybrids averaged
+        fixes, fitted = [r[0] for r in refits], [r[1] for r in refits]
 
         def hybrids(split: str, ds: dataset.Dataset) -> tuple[np.ndarray, np.ndarray]:
             own = fitted if split == "train" else [m.predict(ds.params) for m in members]

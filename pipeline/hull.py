@@ -22,8 +22,8 @@ from omegaconf import DictConfig, OmegaConf
 from fe import dataset
 from pipeline.artefacts import BASELINES, RunError, check_data, user_errors, write_json, write_text
 from pipeline.provenance import record
-from pipeline.runs import cells, load_splits
-from pipeline.scoring import FittedPair, fit_correction
+from pipeline.runs import cell_identity, cells, load_splits
+from pipeline.scoring import FittedPair
 from pipeline.sweep import Stat
 from pipeline.validate import check_hull
 from surrogate.metrics import ErrorSpec, epsilon_where, inside_hull
@@ -87,15 +87,12 @@ def run(cfg: DictConfig) -> Path:
         preds = [m.predict(test.params) for m in members]
         hybrids = []  # the members scored with a correction at training: the network plus its residual RBF
         for m, p in zip(members, preds, strict=True):
-            if (fix := m.correction()) is not None:
-                fit_correction(fix, m.predict(train.params), m.model.target, train)
-                hybrids.append(split_scores(fix(test.params, *p), ref, inside, spec))
+            if (refit := m.fitted_correction(train)) is not None:
+                hybrids.append(split_scores(refit[0](test.params, *p), ref, inside, spec))
         cell = {
-            "label": f"{members[0].metrics['label']} / {members[0].metrics['reg_label']}",
+            **cell_identity(members),
             "target": str(members[0].model.target),
-            "protocol": str(members[0].cfg.train.name),
             "runs": [m.run_dir.name for m in members],
-            "seeds": [int(m.cfg.seed) for m in members],
             "members": [split_scores(p, ref, inside, spec) for p in preds],
         }
         if hybrids:
@@ -143,6 +140,12 @@ def _pct(values: list[float | None]) -> str:
     return Stat.of(kept).format() if kept else "-"
 
 
+def _row(label: str, seeds: int | str, of: str, scores: list[dict], mark: str = "") -> str:
+    """One table row: ``scores`` (one split_scores per seed) as mean ± std per field and part."""
+    cells = (f"{mark}{_pct([sc[p][f] for sc in scores])}{mark}" for f in "uv" for p in PARTS)
+    return f"| {label} | {seeds} | {of} | " + " | ".join(cells) + " |"
+
+
 def markdown(doc: dict) -> str:
     """hull.json as one table: u and v test eps (%) inside / outside / over all test samples."""
     n_in, n = doc["n_inside"], doc["n_test"]
@@ -158,33 +161,15 @@ def markdown(doc: dict) -> str:
     ]
     rows = []
     for cell in doc["cells"].values():
-        ms = cell["members"]
-        rows.append(
-            f"| {cell['label']} ({cell['protocol']}) | {len(ms)} | {OF[cell['target']]} | "
-            + " | ".join(_pct([m[p][f] for m in ms]) for f in "uv" for p in PARTS)
-            + " |"
-        )
+        of = OF[cell["target"]]
+        rows.append(_row(f"{cell['label']} ({cell['protocol']})", len(cell["members"]), of, cell["members"]))
         if "residual_rbf" in cell:
-            hs = cell["residual_rbf"]
-            rows.append(
-                f"| *{cell['label']} + residual RBF* | {len(hs)} | {OF[cell['target']]} | "
-                + " | ".join(_pct([h[p][f] for h in hs]) for f in "uv" for p in PARTS)
-                + " |"
-            )
+            rows.append(_row(f"*{cell['label']} + residual RBF*", len(cell["residual_rbf"]), of, cell["residual_rbf"]))
         if "mean_of_seeds" in cell:
-            e = cell["mean_of_seeds"]
-            rows.append(
-                f"| *{cell['label']}, mean of seeds* | {len(ms)} | {OF[cell['target']]} | "
-                + " | ".join(_pct([e[p][f]]) for f in "uv" for p in PARTS)
-                + " |"
-            )
+            rows.append(_row(f"*{cell['label']}, mean of seeds*", len(cell["members"]), of, [cell["mean_of_seeds"]]))
     for b in doc["baselines"].values():
         for name, e in b["by_target"].items():
-            rows.append(
-                f"| *{b['label']}* | - | {OF[name]} | "
-                + " | ".join(f"*{_pct([e[p][f]])}*" for f in "uv" for p in PARTS)
-                + " |"
-            )
+            rows.append(_row(f"*{b['label']}*", "-", OF[name], [e], "*"))
     problems = [f"- {p}" for p in doc["problems"]]
     return "\n".join([*head, *rows, "", *(["Problems:", *problems, ""] if problems else [])])
 

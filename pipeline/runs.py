@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from fe import dataset
 from pipeline.artefacts import CHECKPOINT, METRICS, USER_ERRORS, ConfigError, RunError, check_data, short
 from pipeline.config import instantiate
+from pipeline.scoring import fit_correction
 from surrogate import checkpoint
 from surrogate.checkpoint import CheckpointError
 from surrogate.models import Geometry, TwoFieldSurrogate
@@ -126,14 +127,18 @@ class TrainedRun:
     def data_fingerprint(self) -> str | None:
         return self.metrics.get("data_fingerprint")
 
-    def correction(self):
-        """The residual correction this run's ``metrics.json`` was scored with, unfitted (None: none),
-        built from the config that file records (a run re-scored after training has a newer one than
-        its checkpoint)."""
-        if "residual_rbf" not in self.metrics:
+    def fitted_correction(self, train: dataset.Dataset) -> tuple[object, tuple[np.ndarray, np.ndarray]] | None:
+        """The residual correction this run's ``metrics.json`` was scored with (None: none), built from
+        the config that file records (a run re-scored after training has a newer one than its
+        checkpoint) and refitted on ``train`` as the training stage fitted it; with this run's
+        predictions on ``train``, which it needs."""
+        node = OmegaConf.create(self.metrics["config"]).get("correction") if "residual_rbf" in self.metrics else None
+        if node is None:
             return None
-        node = OmegaConf.create(self.metrics["config"]).get("correction")
-        return None if node is None else instantiate(node, "correction")
+        fix = instantiate(node, "correction")
+        fitted = self.predict(train.params)
+        fit_correction(fix, fitted, self.model.target, train)
+        return fix, fitted
 
     def check_data(self, ds: dataset.Dataset) -> None:
         """Refuse to score this run on data other than it was trained on."""
@@ -227,3 +232,15 @@ def mean_prediction(members: list[TrainedRun], params: np.ndarray) -> tuple[np.n
     """The members' physical (u, v) predictions, averaged."""
     preds = [m.predict(params) for m in members]
     return np.mean([p[0] for p in preds], axis=0), np.mean([p[1] for p in preds], axis=0)
+
+
+def cell_identity(members: list[TrainedRun]) -> dict:
+    """What names a cell of runs (one model x regularisation, its seeds) in a stage's JSON."""
+    first = members[0].metrics
+    return {
+        "label": f"{first['label']} / {first['reg_label']}",
+        "model": first["model"],
+        "reg": first["reg"],
+        "protocol": str(members[0].cfg.train.name),
+        "seeds": [int(m.cfg.seed) for m in members],
+    }

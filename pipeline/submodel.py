@@ -40,7 +40,6 @@ from pipeline.artefacts import (
 from pipeline.config import instantiate
 from pipeline.provenance import record
 from pipeline.runs import TrainedRun, load_run, run_dirs
-from pipeline.scoring import fit_correction
 from pipeline.validate import check_submodel
 from pipeline.zoom import INTERPOLATION, DataContext, Traces, zoom_errors, zoom_split
 from surrogate.metrics import ErrorSpec
@@ -142,9 +141,9 @@ def submodel_run(
             out["timing"] = timing
     if cfg.submodel.last_iterate and "last_iterate" in run.metrics:
         out["last_iterate"] = _last_iterate(run_dir, cfg, ctx, spec, traces)
-    fix = run.correction() if cfg.submodel.residual_rbf else None
-    if fix is not None:
-        out["residual_rbf"] = _corrected(run, fix, ctx, spec, traces, block)
+    refit = run.fitted_correction(ctx.splits["train"]) if cfg.submodel.residual_rbf else None
+    if refit is not None:
+        out["residual_rbf"] = _corrected(run, *refit, ctx, spec, traces, block)
     settings = {k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("submodel", "metrics", "trace")}
     content = {**settings, "run_fingerprint": run.metrics.get("fingerprint"), "data_fingerprint": run.data_fingerprint}
     meta = record(OmegaConf.to_yaml(settings), content)
@@ -179,12 +178,12 @@ def _last_iterate(run_dir: Path, cfg: DictConfig, ctx: DataContext, spec: ErrorS
     return out
 
 
-def _corrected(run: TrainedRun, fix, ctx: DataContext, spec: ErrorSpec, traces: Traces, block: int) -> dict:
-    """The network plus the RBF interpolation of its training residual (``fix``: the run's correction,
-    refitted on the training split from the same predictions as at training) scored after zoom like
+def _corrected(
+    run: TrainedRun, fix, fitted: tuple, ctx: DataContext, spec: ErrorSpec, traces: Traces, block: int
+) -> dict:
+    """The network plus the RBF interpolation of its training residual (``fix``: the run's correction
+    refitted on the training split, where the network predicted ``fitted``) scored after zoom like
     the network, under every trace construction: the pair of ``metrics.json``'s ``residual_rbf``."""
-    fitted = run.predict(ctx.splits["train"].params)
-    fit_correction(fix, fitted, run.model.target, ctx.splits["train"])
     out: dict = {"label": fix.label, "eps_zoom": {}, "eps_trace": {}, "by_trace": {}}
     for split, ds in ctx.splits.items():
         pred = fix(ds.params, *(fitted if split == "train" else run.predict(ds.params)))
