@@ -21,6 +21,7 @@ STUDYSHORT := results/sweeps/small-short
 STUDYLONG := results/sweeps/small-long
 LONG_MODELS ?= conv1d_boundary,fc_t_boundary,conv2d_boundary,conv1_5d_boundary
 LONG_REGS ?= basic
+LONG3D_MODELS ?= conv2_5db
 LBFGS ?= 600
 # study-short-cos-lbfgs's folders: small-short_cos_lbfgs for the committed 600 iterations, ..._lbfgs<N> otherwise
 SCL_MODELS ?= conv2_5db,conv2_5d,conv2d,conv3d
@@ -53,7 +54,7 @@ define finish_study
 	$(PY) -m pipeline.report target=$(1) report.out=$(2) $(if $(RECORDS),'report.records=[$(subst $(space),$(comma),$(strip $(RECORDS)))]')
 endef
 
-.PHONY: help setup data train submodel baselines ensemble report grid study study-quick study-short-cos study-default study-quick-lbfgs study-short-cos-lbfgs study-short study-short-avg study-short-boundary study-long-boundary study-boundary study-3d study-4d tables all test test-fast test-mpi test-slurm lint bench clean
+.PHONY: help setup data train submodel baselines ensemble report grid study study-quick study-short-cos study-default study-quick-lbfgs study-short-cos-lbfgs study-short study-short-avg study-short-boundary study-long-boundary study-long-3d study-boundary study-3d study-4d tables all test test-fast test-mpi test-slurm lint bench clean
 
 help: ## list the targets
 	@echo "wavezoom targets (overrides: make <target> ARGS='key=value ...'):"
@@ -185,6 +186,12 @@ study-long-boundary: $(STAMP) ## docs/results/small-long-boundary: boundary mode
 	$(PY) -m pipeline.train -m model=$(LONG_MODELS) reg=$(LONG_REGS) seed=$(SEEDS) train=long \
 		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=$(STUDYLONG)-boundary
 	$(call finish_study,$(STUDYLONG)-boundary,docs/results/small-long-boundary)
+
+study-long-3d: $(STAMP) ## docs/results/small-long-3d: the 3D family at the paper's long protocol (LONG3D_MODELS, LONG_REGS, SEEDS; Conv2.5Db ~2 h per run on one core)
+	$(small_data)
+	$(PY) -m pipeline.train -m model=$(LONG3D_MODELS) reg=$(LONG_REGS) seed=$(SEEDS) train=long \
+		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=$(STUDYLONG)-3d
+	$(call finish_study,$(STUDYLONG)-3d,docs/results/small-long-3d)
 
 study-3d: $(STAMP) ## 3D speed-up table (docs/results/3d-speedup): small3d/medium3d/paper3d data + baselines, Conv3.5Db on each, Conv3.5D on paper3d, submodel
 	for d in small3d medium3d paper3d; do \

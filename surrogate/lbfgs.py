@@ -16,6 +16,7 @@ ends (the history holds 2 x ``HISTORY`` vectors the size of the model).
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -23,6 +24,9 @@ from collections.abc import Callable
 import torch
 from tqdm import tqdm
 
+from surrogate.progress import progress_line
+
+log = logging.getLogger(__name__)
 CHUNK = 20  # iterations per LBFGS.step call (progress, and the unit of checkpoints)
 CHECKPOINT_CHUNKS = 5  # a checkpoint every 100 iterations, and at the end
 HISTORY = 50  # curvature pairs kept
@@ -80,6 +84,8 @@ class LbfgsPhase:
             bar.set_postfix(loss=f"{loss:.3e}")
             if self.finished or len(self.losses) % CHECKPOINT_CHUNKS == 0:
                 save()
+                if not progress and self.done:
+                    log.info(progress_line(desc, self.done, self.iters, "iteration", loss, self.seconds / self.done))
             if on_chunk is not None:
                 on_chunk(len(self.losses))
         bar.close()

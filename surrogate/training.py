@@ -27,6 +27,7 @@ from surrogate.losses import eps_weights, mse, physical
 from surrogate.memory import PeakMemory
 from surrogate.metrics import ErrorSpec, epsilon
 from surrogate.models import TwoFieldSurrogate, n_parameters
+from surrogate.progress import progress_line
 from surrogate.protocol import TrainSpec
 from surrogate.regularization import Regularization
 from surrogate.scaling import Scalers
@@ -237,6 +238,9 @@ class Trainer:
             bar.set_postfix(loss=f"{loss:.3e}")
             if self.epoch % self.spec.checkpoint_every == 0 or self.epoch == self.spec.epochs:
                 checkpoint.save(self.state(), self.checkpoint_path)
+                if not progress:  # no bar: one line per checkpoint for logs of unattended runs
+                    pace = float(np.mean(self.history["epoch_seconds"][-self.spec.checkpoint_every :]))
+                    log.info(progress_line(self.model.name, self.epoch, self.spec.epochs, "epoch", loss, pace))
             if on_epoch is not None:
                 on_epoch(self.epoch)
         bar.close()

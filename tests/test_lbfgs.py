@@ -3,6 +3,7 @@ mean over the set, resume bit for bit, and a run that ends lower than its Adam p
 
 from __future__ import annotations
 
+import logging
 import shutil
 
 import numpy as np
@@ -11,6 +12,7 @@ import torch
 
 from pipeline.train import content, train_run
 from surrogate.lbfgs import CHUNK, LbfgsPhase
+from surrogate.progress import duration, progress_line
 
 
 class Killed(Exception):
@@ -81,10 +83,18 @@ def test_an_interrupted_phase_resumes_exactly():
     assert all(torch.equal(a, b) for a, b in zip(whole.parameters(), second.parameters(), strict=True))
 
 
-def test_a_run_with_lbfgs_ends_below_its_adam_phase_and_resumes_bit_for_bit(tmp_path, train_cfg, monkeypatch):
+def test_a_run_with_lbfgs_ends_below_its_adam_phase_and_resumes_bit_for_bit(tmp_path, train_cfg, monkeypatch, caplog):
     extra = ["model=conv2_5db", "reg=e_sl", f"train.lbfgs_iters={3 * CHUNK}"]
     adam = train_run(train_cfg("model=conv2_5db", "reg=e_sl"), tmp_path / "adam")
-    clean = train_run(train_cfg(*extra), tmp_path / "clean")
+    with caplog.at_level(logging.INFO):
+        clean = train_run(train_cfg(*extra), tmp_path / "clean")
+    # progress=false: one line per checkpoint (every 2 epochs, then the phase's end), with the time left
+    lines = [r.getMessage() for r in caplog.records if " left" in r.getMessage()]
+    assert [line.split(",")[0] for line in lines] == [
+        *(f"conv2_5db: epoch {e}/6" for e in (2, 4, 6)),
+        f"conv2_5db L-BFGS: iteration {3 * CHUNK}/{3 * CHUNK}",
+    ]
+    assert lines[-1].endswith(", 0 s left") and "loss " in lines[0] and " s/epoch" in lines[0]
     lb = clean["lbfgs"]
     assert lb["iterations"] == 3 * CHUNK and not lb["converged"] and lb["seconds"] > 0
     assert lb["last_loss"] < lb["first_loss"] and clean["final_loss"] == adam["final_loss"]  # same Adam phase
@@ -125,3 +135,10 @@ def test_lbfgs_knob_off_keeps_old_fingerprints_and_bad_values_are_named(tiny_dat
         train_run(train_cfg("train.lbfgs_iters=-1"), tmp_path / "bad")
     with pytest.raises(ValueError, match=r"train.lbfgs_iters=20 with train.average_last=2"):
         train_run(train_cfg("train.lbfgs_iters=20", "train.average_last=2"), tmp_path / "both")
+
+
+def test_durations_read_as_a_person_writes_them():
+    expected = ["0 s", "12 s", "4 min 10 s", "1 h 00 min", "2 h 05 min"]
+    assert [duration(s) for s in (0, 12.4, 250, 3600, 7507)] == expected
+    line = progress_line("Conv3D", 250, 10000, "epoch", 0.01234, 0.63)
+    assert line == "Conv3D: epoch 250/10000, loss 1.234e-02, 0.63 s/epoch, 1 h 42 min left"

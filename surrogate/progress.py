@@ -1,0 +1,21 @@
+"""Progress lines for unattended runs (``progress=false``: Slurm jobs, multiruns), where no bar is drawn:
+one log line per checkpoint with the loss, the pace and the time left."""
+
+from __future__ import annotations
+
+
+def duration(seconds: float) -> str:
+    """``2 h 05 min``, ``4 min 10 s``, ``12 s``."""
+    s = int(round(max(seconds, 0.0)))
+    if s >= 3600:
+        return f"{s // 3600} h {s % 3600 // 60:02d} min"
+    if s >= 60:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s} s"
+
+
+def progress_line(desc: str, done: int, total: int, unit: str, loss: float, seconds_per_unit: float) -> str:
+    """``conv2_5db: epoch 250/10000, loss 1.234e-02, 0.63 s/epoch, 1 h 42 min left`` for ``seconds_per_unit``
+    the caller's recent pace (the time left assumes it holds)."""
+    left = duration((total - done) * seconds_per_unit)
+    return f"{desc}: {unit} {done}/{total}, loss {loss:.3e}, {seconds_per_unit:.3g} s/{unit}, {left} left"
