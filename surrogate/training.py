@@ -179,7 +179,9 @@ class Trainer:
             group["lr"] = self.spec.lr_at(self.epoch)
         self.model.train()
         order = torch.randperm(self.p.shape[0], generator=gen).to(self.device)
-        total, count = 0.0, 0
+        # the epoch's loss is summed on the device (in double, as Python floats were): reading it back
+        # each step would make every step wait for the GPU
+        total, count = torch.zeros((), dtype=torch.float64, device=self.device), 0
         start = time.perf_counter()
         for b0 in range(0, order.numel(), self.spec.batch_size):
             idx = order[b0 : b0 + self.spec.batch_size]
@@ -191,11 +193,10 @@ class Trainer:
             if self.spec.clip_grad is not None:
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.spec.clip_grad, foreach=True)
             self.optimizer.step()
-            total += float(loss.detach()) * idx.numel()
+            total += loss.detach().double() * idx.numel()
             count += idx.numel()
-        if self.device.type == "cuda":
-            torch.cuda.synchronize()
-        return total / max(count, 1), time.perf_counter() - start
+        mean = float(total) / max(count, 1)  # waits for the epoch's last step on CUDA
+        return mean, time.perf_counter() - start
 
     def _backward(self, idx: torch.Tensor, t_idx: torch.Tensor | None) -> torch.Tensor:
         """Loss and gradients of one batch; a compiled step that fails to compile is redone eagerly
