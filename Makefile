@@ -54,7 +54,7 @@ define finish_study
 	$(PY) -m pipeline.report target=$(1) report.out=$(2) $(if $(RECORDS),'report.records=[$(subst $(space),$(comma),$(strip $(RECORDS)))]')
 endef
 
-.PHONY: help setup data train submodel baselines ensemble report grid study study-quick study-short-cos study-default study-quick-lbfgs study-short-cos-lbfgs study-short study-short-avg study-short-boundary study-long-boundary study-long-3d study-boundary study-3d study-4d tables all test test-fast test-mpi test-slurm lint bench clean
+.PHONY: help setup data train submodel baselines ensemble report grid study study-quick study-short-cos study-default study-quick-lbfgs study-short-cos-lbfgs study-short study-short-avg study-short-boundary study-long-boundary study-long-3d study-long-3d-lbfgs study-boundary study-3d study-4d tables all test test-fast test-mpi test-slurm lint bench clean
 
 help: ## list the targets
 	@echo "wavezoom targets (overrides: make <target> ARGS='key=value ...'):"
@@ -192,6 +192,16 @@ study-long-3d: $(STAMP) ## docs/results/small-long-3d: the 3D family at the pape
 	$(PY) -m pipeline.train -m model=$(LONG3D_MODELS) reg=$(LONG_REGS) seed=$(SEEDS) train=long \
 		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=$(STUDYLONG)-3d
 	$(call finish_study,$(STUDYLONG)-3d,docs/results/small-long-3d)
+
+study-long-3d-lbfgs: $(STAMP) ## docs/results/small-long-3d_lbfgs<LBFGS>: study-long-3d's runs finished by LBFGS L-BFGS iterations (reuses its checkpoints; ~15 min per 1000 on one core)
+	$(small_data)
+	for run in $(foreach m,$(subst $(comma), ,$(LONG3D_MODELS)),$(foreach r,$(subst $(comma), ,$(LONG_REGS)),$(STUDYLONG)-3d/$(m)-$(r)-s*/checkpoint.pt)); do \
+	  [ -f "$$run" ] || continue; dest=$(STUDYLONG)-3d_lbfgs$(LBFGS)/$$(basename $$(dirname $$run)); \
+	  [ -f $$dest/checkpoint.pt ] || { mkdir -p $$dest && cp $$run $$dest/; }; \
+	done  # a long checkpoint is the prefix of the same run with an L-BFGS phase (the same Adam epochs)
+	$(PY) -m pipeline.train -m model=$(LONG3D_MODELS) reg=$(LONG_REGS) seed=$(SEEDS) train=long train.lbfgs_iters=$(LBFGS) \
+		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=$(STUDYLONG)-3d_lbfgs$(LBFGS)
+	$(call finish_study,$(STUDYLONG)-3d_lbfgs$(LBFGS),docs/results/small-long-3d_lbfgs$(LBFGS))
 
 study-3d: $(STAMP) ## 3D speed-up table (docs/results/3d-speedup): small3d/medium3d/paper3d data + baselines, Conv3.5Db on each, Conv3.5D on paper3d, submodel
 	for d in small3d medium3d paper3d; do \
