@@ -195,8 +195,9 @@ class Trainer:
             self.optimizer.step()
             total += loss.detach().double() * idx.numel()
             count += idx.numel()
-        mean = float(total) / max(count, 1)  # waits for the epoch's last step on CUDA
-        return mean, time.perf_counter() - start
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()  # the epoch's time includes its last optimizer step
+        return float(total) / max(count, 1), time.perf_counter() - start
 
     def _backward(self, idx: torch.Tensor, t_idx: torch.Tensor | None) -> torch.Tensor:
         """Loss and gradients of one batch; a compiled step that fails to compile is redone eagerly
