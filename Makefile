@@ -54,6 +54,16 @@ define finish_study
 	$(PY) -m pipeline.report target=$(1) report.out=$(2) $(if $(RECORDS),'report.records=[$(subst $(space),$(comma),$(strip $(RECORDS)))]')
 endef
 
+# $(call seed_checkpoints,<checkpoint globs>,<sweep>): copy each finished run's checkpoint into the sweep's
+# folder of the same name, unless one is there: a run without an L-BFGS phase is the prefix of the same
+# run with it (the same Adam epochs), so the sweep resumes it instead of redoing the epochs.
+define seed_checkpoints
+	for run in $(1); do \
+	  [ -f "$$run" ] || continue; dest=$(2)/$$(basename $$(dirname $$run)); \
+	  [ -f $$dest/checkpoint.pt ] || { mkdir -p $$dest && cp $$run $$dest/; }; \
+	done
+endef
+
 .PHONY: help setup data train submodel baselines ensemble report grid study study-quick study-short-cos study-default study-quick-lbfgs study-short-cos-lbfgs study-short study-short-avg study-short-boundary study-long-boundary study-long-3d study-long-3d-lbfgs study-boundary study-3d study-4d tables all test test-fast test-mpi test-slurm lint bench clean
 
 help: ## list the targets
@@ -147,10 +157,7 @@ study-quick-lbfgs: $(STAMP) ## docs/results/small-quick_lbfgs: quick_lbfgs with 
 
 study-short-cos-lbfgs: $(STAMP) ## docs/results/small-short_cos_lbfgs: study-short-cos's runs finished by LBFGS=600 L-BFGS iterations (reuses its checkpoints when present; ~1 h on 2 cores; LBFGS=1000: ..._lbfgs1000, ~1.5 h)
 	$(small_data)
-	for run in $(foreach m,$(subst $(comma), ,$(SCL_MODELS)),results/sweeps/small-short_cos/$(m)-basic-s*/checkpoint.pt); do \
-	  [ -f "$$run" ] || continue; dest=results/sweeps/$(SCL)/$$(basename $$(dirname $$run)); \
-	  [ -f $$dest/checkpoint.pt ] || { mkdir -p $$dest && cp $$run $$dest/; }; \
-	done  # a short_cos checkpoint is the prefix of the same run with an L-BFGS phase (the same Adam epochs)
+	$(call seed_checkpoints,$(foreach m,$(subst $(comma), ,$(SCL_MODELS)),results/sweeps/small-short_cos/$(m)-basic-s*/checkpoint.pt),results/sweeps/$(SCL))
 	$(PY) -m pipeline.train -m model=$(SCL_MODELS) seed=0,1,2 train=short_cos train.lbfgs_iters=$(LBFGS) \
 		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=results/sweeps/$(SCL)
 	$(call finish_study,results/sweeps/$(SCL),docs/results/$(SCL))
@@ -195,10 +202,7 @@ study-long-3d: $(STAMP) ## docs/results/small-long-3d: the 3D family at the pape
 
 study-long-3d-lbfgs: $(STAMP) ## docs/results/small-long-3d_lbfgs<LBFGS>: study-long-3d's runs finished by LBFGS L-BFGS iterations (reuses its checkpoints; ~15 min per 1000 on one core)
 	$(small_data)
-	for run in $(foreach m,$(subst $(comma), ,$(LONG3D_MODELS)),$(foreach r,$(subst $(comma), ,$(LONG_REGS)),$(STUDYLONG)-3d/$(m)-$(r)-s*/checkpoint.pt)); do \
-	  [ -f "$$run" ] || continue; dest=$(STUDYLONG)-3d_lbfgs$(LBFGS)/$$(basename $$(dirname $$run)); \
-	  [ -f $$dest/checkpoint.pt ] || { mkdir -p $$dest && cp $$run $$dest/; }; \
-	done  # a long checkpoint is the prefix of the same run with an L-BFGS phase (the same Adam epochs)
+	$(call seed_checkpoints,$(foreach m,$(subst $(comma), ,$(LONG3D_MODELS)),$(foreach r,$(subst $(comma), ,$(LONG_REGS)),$(STUDYLONG)-3d/$(m)-$(r)-s*/checkpoint.pt)),$(STUDYLONG)-3d_lbfgs$(LBFGS))
 	$(PY) -m pipeline.train -m model=$(LONG3D_MODELS) reg=$(LONG_REGS) seed=$(SEEDS) train=long train.lbfgs_iters=$(LBFGS) \
 		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=$(STUDYLONG)-3d_lbfgs$(LBFGS)
 	$(call finish_study,$(STUDYLONG)-3d_lbfgs$(LBFGS),docs/results/small-long-3d_lbfgs$(LBFGS))
