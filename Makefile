@@ -23,6 +23,10 @@ LONG_MODELS ?= conv1d_boundary,fc_t_boundary,conv2d_boundary,conv1_5d_boundary
 LONG_REGS ?= basic
 LONG3D_MODELS ?= conv2_5db
 LBFGS ?= 600
+# the cell that hull.md sets every other cell and baseline against, test sample by test sample (<model>-<reg>;
+# empty: no such table); the short_cos studies, which train Conv3D, default to it
+HULL_REF ?=
+study-short-cos study-short-cos-lbfgs: HULL_REF = conv3d-basic
 # study-short-cos-lbfgs's folders: small-short_cos_lbfgs for the committed 600 iterations, ..._lbfgs<N> otherwise
 SCL_MODELS ?= conv2_5db,conv2_5d,conv2d,conv3d
 SCL := small-short_cos_lbfgs$(if $(filter 600,$(LBFGS)),,$(LBFGS))
@@ -49,7 +53,7 @@ endef
 define finish_study
 	$(PY) -m pipeline.submodel target=$(1) progress=false
 	-$(PY) -m pipeline.ensemble target=$(1) progress=false  # seed ensembles; fails (ignored) when no cell has 2 seeds
-	$(PY) -m pipeline.hull target=$(1) hull.out=$(2) progress=false  # test eps inside / outside the training design's hull
+	$(PY) -m pipeline.hull target=$(1) hull.out=$(2) progress=false $(if $(HULL_REF),hull.reference=$(HULL_REF))  # test eps inside / outside the training design's hull
 	$(PY) -m pipeline.tables $(1) --out $(2) $(if $(RECORDS),--records $(RECORDS))
 	$(PY) -m pipeline.report target=$(1) report.out=$(2) $(if $(RECORDS),'report.records=[$(subst $(space),$(comma),$(strip $(RECORDS)))]')
 endef

@@ -26,7 +26,7 @@ from pipeline.runs import cell_identity, cells, load_splits
 from pipeline.scoring import FittedPair
 from pipeline.sweep import Stat
 from pipeline.validate import check_hull
-from surrogate.metrics import ErrorSpec, epsilon_where, inside_hull
+from surrogate.metrics import ErrorSpec, epsilon_per_sample, epsilon_where, inside_hull
 from surrogate.targets import FieldTarget, target
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,32 @@ def split_scores(
     }
 
 
+def per_sample(preds: list[tuple[np.ndarray, np.ndarray]], ref: tuple[np.ndarray, np.ndarray], spec: ErrorSpec) -> dict:
+    """Each test sample's eps of u and v, averaged over the predictions (a cell's seeds)."""
+    out = {}
+    for i, f in enumerate("uv"):
+        eps = np.mean([epsilon_per_sample(p[i], ref[i], spec) for p in preds], axis=0)
+        out[f] = [None if np.isnan(e) else float(e) for e in eps]  # None: a sample with no active time
+    return out
+
+
+def versus(mine: dict, theirs: dict, groups: dict[str, np.ndarray]) -> dict:
+    """Per-sample eps ratios mine / theirs, per field: their min, median and max over all samples, the
+    median over each group, and how many samples mine is below theirs. One factor everywhere says a
+    cost in fitting; a ratio that grows in one group (outside the hull, high omega) says where it lies."""
+    out = {}
+    for f in "uv":
+        r = np.array(mine[f], dtype=float) / np.array(theirs[f], dtype=float)
+        out[f] = {
+            "min": float(np.nanmin(r)),
+            "median": float(np.nanmedian(r)),
+            "max": float(np.nanmax(r)),
+            **{g: float(np.nanmedian(r[m])) if m.any() else None for g, m in groups.items()},
+            "below": int((r < 1).sum()),
+        }
+    return out
+
+
 def baseline_scores(
     path: Path, train: dataset.Dataset, test: dataset.Dataset, inside: np.ndarray, spec: ErrorSpec, targets: set[str]
 ) -> dict:
@@ -59,10 +85,11 @@ def baseline_scores(
     for name, method in methods.items():
         pair = FittedPair(method, train)
         pred = pair.predict(test.params)
-        out[str(name)] = {"label": pair.label, "by_target": {}}
+        out[str(name)] = {"label": pair.label, "by_target": {}, "per_sample": {}}
         for t in map(target, sorted(targets)):
             mine = pred if t.full_field else tuple(FIELD.trace(p, test.boundary_index) for p in pred)
             out[str(name)]["by_target"][t.name] = split_scores(mine, t.arrays(test), inside, spec)
+            out[str(name)]["per_sample"][t.name] = per_sample([mine], t.arrays(test), spec)
     return out
 
 
@@ -94,6 +121,7 @@ def run(cfg: DictConfig) -> Path:
             "target": str(members[0].model.target),
             "runs": [m.run_dir.name for m in members],
             "members": [split_scores(p, ref, inside, spec) for p in preds],
+            "per_sample": per_sample(preds, ref, spec),  # eps of each test sample, mean over the seeds
         }
         if hybrids:
             cell["residual_rbf"] = hybrids
@@ -113,6 +141,7 @@ def run(cfg: DictConfig) -> Path:
         problems.append(
             f"{path}: no baselines.json, no reference rows (python -m pipeline.baselines data={first.cfg.data})"
         )
+    comparison = compare(cfg.hull.reference, out_cells, baselines, inside, test.params[:, 0])
     meta = record(
         OmegaConf.to_yaml(cfg.hull), {"hull": OmegaConf.to_container(cfg.hull, resolve=True), "runs": sorted(out_cells)}
     )
@@ -126,6 +155,7 @@ def run(cfg: DictConfig) -> Path:
         "outside": [int(i) for i in np.flatnonzero(~inside)],  # test sample indices
         "cells": out_cells,
         "baselines": baselines,
+        "versus": comparison,
         "problems": problems,
         **{k: meta[k] for k in ("fingerprint", "versions", "git_revision", "created", "config")},
     }
@@ -133,6 +163,60 @@ def run(cfg: DictConfig) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     write_text(dest / "hull.md", markdown(doc))
     return write_json(dest / HULL, doc)
+
+
+def compare(reference: str | None, cells_: dict, baselines: dict, inside: np.ndarray, omega: np.ndarray) -> dict | None:
+    """Every other cell and baseline against the ``reference`` cell, test sample by test sample (the
+    ratio of their per-sample eps), on the reference's target; None without a reference."""
+    if reference is None:
+        return None
+    if reference not in cells_:
+        raise RunError(f"hull.reference={reference}: no such cell; the target's cells are {sorted(cells_)}")
+    ref = cells_[reference]
+    low = omega <= np.median(omega)
+    groups = {"inside": inside, "outside": ~inside, "low_omega": low, "high_omega": ~low}
+    rows = {
+        key: {"label": f"{c['label']} ({c['protocol']})", **versus(c["per_sample"], ref["per_sample"], groups)}
+        for key, c in cells_.items()
+        if key != reference and c["target"] == ref["target"]
+    }
+    for name, b in baselines.items():
+        rows[f"baseline:{name}"] = {
+            "label": f"*{b['label']}*",
+            **versus(b["per_sample"][ref["target"]], ref["per_sample"], groups),
+        }
+    return {
+        "reference": reference,
+        "label": f"{ref['label']} ({ref['protocol']})",
+        "omega_median": float(np.median(omega)),
+        "rows": rows,
+    }
+
+
+def _versus_md(v: dict) -> list[str]:
+    """The per-sample comparison as a table: ratios to the reference, u then v."""
+    head = [
+        f"## Per test sample, against {v['label']}",
+        "",
+        "Ratio of each test sample's eps (mean over a cell's seeds) to the reference's on the same sample: "
+        "min / median / max over all samples, the median inside and outside the hull and over the lower "
+        f"(omega <= {v['omega_median']:.3g}) and upper halves of omega, and on how many samples it is below "
+        "the reference.",
+        "",
+        "| | field | min | median | max | inside | outside | low omega | high omega | below |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+
+    def num(x: float | None) -> str:
+        return "-" if x is None else f"{x:.2f}"
+
+    keys = ("min", "median", "max", "inside", "outside", "low_omega", "high_omega")
+    rows = [
+        f"| {r['label']} | {f} | " + " | ".join(num(r[f][k]) for k in keys) + f" | {r[f]['below']} |"
+        for r in v["rows"].values()
+        for f in "uv"
+    ]
+    return [*head, *rows, ""]
 
 
 def _pct(values: list[float | None]) -> str:
@@ -171,7 +255,8 @@ def markdown(doc: dict) -> str:
         for name, e in b["by_target"].items():
             rows.append(_row(f"*{b['label']}*", "-", OF[name], [e], "*"))
     problems = [f"- {p}" for p in doc["problems"]]
-    return "\n".join([*head, *rows, "", *(["Problems:", *problems, ""] if problems else [])])
+    versus_md = _versus_md(doc["versus"]) if doc.get("versus") else []
+    return "\n".join([*head, *rows, "", *versus_md, *(["Problems:", *problems, ""] if problems else [])])
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="hull")

@@ -203,9 +203,13 @@ def check_data(cfg: DictConfig) -> None:
 def check_hull(cfg: DictConfig) -> None:
     """The hull stage: its own keys and those of the submodel stage it extends."""
     check_submodel(cfg)
-    for key in ("hull.out", "hull.baselines"):
+    for key, what in (
+        ("hull.out", "a path"),
+        ("hull.baselines", "a path or null"),
+        ("hull.reference", "<model>-<reg> or null"),
+    ):
         value = _get(cfg, key)
-        if key == "hull.baselines" and value is None:
+        if value is None and key != "hull.out":
             continue
         if not isinstance(value, str) or not value:
-            raise ConfigError(f"{key}={value!r}: must be a path" + (" or null" if key == "hull.baselines" else ""))
+            raise ConfigError(f"{key}={value!r}: must be {what}")

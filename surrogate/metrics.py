@@ -102,6 +102,14 @@ def inside_hull(design: np.ndarray, points: np.ndarray) -> np.ndarray:
     )
 
 
+def epsilon_per_sample(pred: np.ndarray, ref: np.ndarray, spec: ErrorSpec) -> np.ndarray:
+    """eps of each sample alone (N,): the mean of eps(p, t) over that sample's active times (NaN when it
+    has none); where a split's error comes from, sample by sample."""
+    eps, active = epsilon_pt(pred, ref, spec)
+    counts = active.sum(axis=1)
+    return np.where(counts > 0, (eps * active).sum(axis=1) / np.maximum(counts, 1), np.nan)
+
+
 def epsilon_where(pred: np.ndarray, ref: np.ndarray, mask: np.ndarray, spec: ErrorSpec) -> float | None:
     """eps over the samples selected by ``mask`` (None when it selects none); the totals of two
     complementary masks, weighted by their active (p, t) counts, give eps over the split."""

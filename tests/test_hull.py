@@ -12,9 +12,10 @@ import pytest
 from pipeline.artefacts import ConfigError, RunError
 from pipeline.config import compose
 from pipeline.hull import run as hull_stage
+from pipeline.hull import versus
 from pipeline.runs import load_splits
 from pipeline.train import train_run
-from surrogate.metrics import ErrorSpec, epsilon, epsilon_pt, epsilon_where, inside_hull
+from surrogate.metrics import ErrorSpec, epsilon, epsilon_per_sample, epsilon_pt, epsilon_where, inside_hull
 
 TETRA = np.array([[0.0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]])
 
@@ -61,6 +62,25 @@ def test_eps_over_complementary_sets_recombines_to_the_splits_eps(normaliser):
     assert epsilon_where(pred, ref, np.ones(7, bool), spec) == epsilon(pred, ref, spec)["eps"]
 
 
+def test_per_sample_eps_is_each_samples_own_split_and_ratios_are_summarised_by_group():
+    rng = np.random.default_rng(1)
+    ref = rng.normal(size=(5, 6, 4)) * np.linspace(0, 1, 6)[None, :, None]
+    ref[3] = 0.0  # a silent sample: no active time, no eps
+    pred = ref + 0.1 * rng.normal(size=ref.shape)
+    for normaliser in ("time", "sample"):
+        spec = ErrorSpec(normaliser)
+        per = epsilon_per_sample(pred, ref, spec)
+        for i in (0, 1, 2, 4):
+            assert per[i] == pytest.approx(epsilon_where(pred, ref, np.arange(5) == i, spec), rel=1e-12)
+        assert np.isnan(per[3])
+    groups = {"a": np.array([True, True, False, False]), "b": np.array([False, False, True, True])}
+    out = versus(
+        {"u": [0.5, 2.0, 4.0, None], "v": [1, 1, 1, 1]}, {"u": [1.0, 1.0, 2.0, 1.0], "v": [2, 2, 2, 2]}, groups
+    )
+    assert out["u"] == {"min": 0.5, "median": 2.0, "max": 2.0, "a": 1.25, "b": 2.0, "below": 1}
+    assert out["v"]["median"] == 0.5 and out["v"]["below"] == 4
+
+
 def test_the_hull_stage_splits_what_the_training_and_baselines_stages_recorded(tiny_data, tmp_path):
     from pipeline.baselines import run as baselines_stage
 
@@ -76,8 +96,8 @@ def test_the_hull_stage_splits_what_the_training_and_baselines_stages_recorded(t
     bpath = baselines_stage(
         compose("baselines", [*data, "zoom=false", f"out={tmp_path / 'b'}", "~methods.zero", "~methods.pod_rbf"])
     )
-    cfg = compose("hull", [*base, f"target={tmp_path / 'sweep'}", f"hull.baselines={bpath}"])
-    doc = json.loads(hull_stage(cfg).read_text())
+    over = [f"target={tmp_path / 'sweep'}", f"hull.baselines={bpath}", "hull.reference=conv2d-basic"]
+    doc = json.loads(hull_stage(compose("hull", [*base, *over])).read_text())
     train, test = load_splits(tiny_data)
     inside = inside_hull(train.params, test.params)
     assert doc["n_test"] == len(test.params) and doc["n_inside"] == int(inside.sum())
@@ -105,6 +125,20 @@ def test_the_hull_stage_splits_what_the_training_and_baselines_stages_recorded(t
         and "| *RBF (cubic)* | - | trace |" in md
     )
     assert "| *Conv2D / Basic + residual RBF* | 2 | field |" in md
+    # per sample: the baselines set against the reference cell, sample by sample
+    assert doc["versus"]["reference"] == "conv2d-basic" and len(cell["per_sample"]["u"]) == doc["n_test"]
+    versus = doc["versus"]["rows"]
+    assert set(versus) == {"baseline:nearest", "baseline:rbf"}  # the boundary cell has another target
+    for f in "uv":
+        mine = np.array(doc["baselines"]["rbf"]["per_sample"]["field"][f], dtype=float)
+        ref = np.array(cell["per_sample"][f], dtype=float)
+        ratio = mine / ref
+        assert versus["baseline:rbf"][f]["median"] == pytest.approx(np.nanmedian(ratio), rel=1e-12)
+        assert versus["baseline:rbf"][f]["outside"] == pytest.approx(np.nanmedian(ratio[~inside]), rel=1e-12)
+        assert versus["baseline:rbf"][f]["below"] == int((ratio < 1).sum())
+    assert "## Per test sample, against Conv2D / Basic (quick)" in md and "| *RBF (cubic)* | u |" in md
+    with pytest.raises(RunError, match=r"hull.reference=conv3d-basic: no such cell; the target's cells are \['conv1d"):
+        hull_stage(compose("hull", [*base, *over[:2], "hull.reference=conv3d-basic"]))
     missing = [*base, f"target={tmp_path / 'sweep'}", f"hull.baselines={tmp_path / 'nowhere.json'}"]
     with pytest.raises(RunError, match="hull.baselines=.*nowhere.json: no such file"):
         hull_stage(compose("hull", missing))
@@ -115,3 +149,5 @@ def test_the_hull_stage_names_a_target_without_runs_and_a_bad_key(tmp_path):
         hull_stage(compose("hull", [f"target={tmp_path}", "progress=false"]))
     with pytest.raises(ConfigError, match="hull.out=3: must be a path"):
         hull_stage(compose("hull", [f"target={tmp_path}", "hull.out=3"]))
+    with pytest.raises(ConfigError, match="hull.reference=3: must be <model>-<reg> or null"):
+        hull_stage(compose("hull", [f"target={tmp_path}", "hull.reference=3"]))
