@@ -16,6 +16,7 @@ from pipeline.hull import versus
 from pipeline.runs import load_splits
 from pipeline.train import train_run
 from surrogate.metrics import ErrorSpec, epsilon, epsilon_per_sample, epsilon_pt, epsilon_where, inside_hull
+from surrogate.targets import target
 
 TETRA = np.array([[0.0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]])
 
@@ -129,6 +130,16 @@ def test_the_hull_stage_splits_what_the_training_and_baselines_stages_recorded(t
     assert doc["versus"]["reference"] == "conv2d-basic" and len(cell["per_sample"]["u"]) == doc["n_test"]
     versus = doc["versus"]["rows"]
     assert set(versus) == {"baseline:nearest", "baseline:rbf"}  # the boundary cell has another target
+    # each sample's eps, weighted by its active times, recombines to the split's recorded eps: the
+    # baseline's as baselines.json has it, the cell's (a mean over seeds) as the mean of its runs'
+    for f, fields in zip("uv", target("field").arrays(test), strict=True):
+        counts = epsilon_pt(fields, fields, ErrorSpec())[1].sum(axis=1)
+        pooled = {
+            k: float(np.dot(counts, v[f]) / counts.sum())
+            for k, v in (("rbf", doc["baselines"]["rbf"]["per_sample"]["field"]), ("cell", cell["per_sample"]))
+        }
+        assert pooled["rbf"] == pytest.approx(recorded["rbf"]["eps"]["test"][f], rel=1e-9)
+        assert pooled["cell"] == pytest.approx(np.mean([m["eps"]["test"][f] for m in runs]), rel=1e-6)
     for f in "uv":
         mine = np.array(doc["baselines"]["rbf"]["per_sample"]["field"][f], dtype=float)
         ref = np.array(cell["per_sample"][f], dtype=float)
