@@ -23,6 +23,8 @@ LONG_MODELS ?= conv1d_boundary,fc_t_boundary,conv2d_boundary,conv1_5d_boundary
 LONG_REGS ?= basic
 LONG3D_MODELS ?= conv2_5db
 LBFGS ?= 600
+WIDTH ?= x2
+WIDE_MODELS ?= conv2_5db,conv2_5d
 # the cell that hull.md sets every other cell and baseline against, test sample by test sample (<model>-<reg>;
 # empty: no such table); the short_cos studies default to Conv3D when they train it
 HULL_REF ?=
@@ -69,7 +71,7 @@ define seed_checkpoints
 	done
 endef
 
-.PHONY: help setup data train submodel baselines ensemble report grid study study-quick study-short-cos study-default study-quick-lbfgs study-short-cos-lbfgs study-short study-short-avg study-short-boundary study-long-boundary study-long-3d study-long-3d-lbfgs study-boundary study-3d study-4d tables all test test-fast test-mpi test-slurm lint bench clean
+.PHONY: help setup data train submodel baselines ensemble report grid study study-quick study-short-cos study-default study-quick-lbfgs study-short-cos-lbfgs study-short study-short-avg study-short-boundary study-long-boundary study-long-3d study-long-3d-lbfgs study-short-wide study-boundary study-3d study-4d tables all test test-fast test-mpi test-slurm lint bench clean
 
 help: ## list the targets
 	@echo "wavezoom targets (overrides: make <target> ARGS='key=value ...'):"
@@ -198,6 +200,12 @@ study-long-boundary: $(STAMP) ## docs/results/small-long-boundary: boundary mode
 	$(PY) -m pipeline.train -m model=$(LONG_MODELS) reg=$(LONG_REGS) seed=$(SEEDS) train=long \
 		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=$(STUDYLONG)-boundary
 	$(call finish_study,$(STUDYLONG)-boundary,docs/results/small-long-boundary)
+
+study-short-wide: $(STAMP) ## docs/results/small-short-wide<WIDTH>: capacity study, the 3D family at WIDTH=x2|x4 its widths (conf/width/) at the paper's short protocol (WIDE_MODELS, SEEDS)
+	$(small_data)
+	$(PY) -m pipeline.train -m model=$(WIDE_MODELS) reg=basic seed=$(SEEDS) train=short +width=$(WIDTH) \
+		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=$(STUDYSHORT)-wide$(WIDTH)
+	$(call finish_study,$(STUDYSHORT)-wide$(WIDTH),docs/results/small-short-wide$(WIDTH))
 
 study-long-3d: $(STAMP) ## docs/results/small-long-3d: the 3D family at the paper's long protocol (LONG3D_MODELS, LONG_REGS, SEEDS; Conv2.5Db ~2 h per run on one core)
 	$(small_data)

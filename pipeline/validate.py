@@ -104,6 +104,12 @@ def check_model(cfg: DictConfig) -> None:
             and all(isinstance(w, int | float) and not isinstance(w, bool) and w > 0 for w in widths)
         ):
             raise ConfigError(f"model.{key}={widths}: must be a list of positive numbers")
+    overlay = OmegaConf.select(cfg, "width")
+    if overlay is not None and cfg.model.get("name") not in overlay.get("models", ()):
+        raise ConfigError(
+            f"width={overlay.get('name')}: sets the widths of {', '.join(overlay.get('models', ()))} only "
+            f"(channel counts); model={cfg.model.get('name')} is not one of them"
+        )
 
 
 def _check_lr_max(cfg: DictConfig) -> None:

@@ -164,3 +164,22 @@ def test_widths_in_units_of_time_carry_the_snapshots_as_channels():
         build_model(compose("train", ["model=conv3d", "model.widths=[16.5,8]"]), geom)
     with pytest.raises(Exception, match="model.head_layers=0"):
         build_model(compose("train", ["model=conv3d", "model.head_layers=0"]), geom)
+
+
+@pytest.mark.parametrize("width, factor", [("x2", 2), ("x4", 4)])
+def test_width_overlays_scale_the_3d_family_and_refuse_other_models(width, factor):
+    """``+width=x2|x4`` (conf/width/, the capacity study) multiplies every channel width and the lift of
+    the 3D family, so the decoder's parameter count grows about factor^2; other models are refused."""
+    from pipeline.artefacts import ConfigError
+    from pipeline.validate import check_train
+
+    geom = Geometry(33, 17, 17, 64)
+    for name in ("conv3d", "conv2_5d", "conv2_5db"):
+        base, wide = (compose("train", [f"model={name}", "train=short", *extra]) for extra in ([], [f"+width={width}"]))
+        check_train(wide)
+        assert list(wide.model.widths) == [factor * w for w in base.model.widths]
+        assert wide.model.lift == factor * base.model.lift
+        ratio = n_parameters(build_model(wide, geom)) / n_parameters(build_model(base, geom))
+        assert 0.7 * factor**2 < ratio < 1.1 * factor**2, (name, ratio)
+    with pytest.raises(ConfigError, match=f"width={width}: .* model=conv2d is not one of them"):
+        check_train(compose("train", ["model=conv2d", f"+width={width}"]))
