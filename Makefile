@@ -25,6 +25,7 @@ LONG3D_MODELS ?= conv2_5db
 LBFGS ?= 600
 WIDTH ?= x2
 WIDE_MODELS ?= conv2_5db,conv2_5d
+WIDE_REGS ?= basic
 # the cell that hull.md sets every other cell and baseline against, test sample by test sample (<model>-<reg>;
 # empty: no such table); the short_cos studies default to Conv3D when they train it
 HULL_REF ?=
@@ -201,9 +202,9 @@ study-long-boundary: $(STAMP) ## docs/results/small-long-boundary: boundary mode
 		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=$(STUDYLONG)-boundary
 	$(call finish_study,$(STUDYLONG)-boundary,docs/results/small-long-boundary)
 
-study-short-wide: $(STAMP) ## docs/results/small-short-wide<WIDTH>: capacity study, the 3D family at WIDTH=x2|x4 its widths (conf/width/) at the paper's short protocol (WIDE_MODELS, SEEDS)
+study-short-wide: $(STAMP) ## docs/results/small-short-wide<WIDTH>: capacity study, the 3D family at WIDTH=x2|x4 its widths (conf/width/) at the paper's short protocol (WIDE_MODELS, WIDE_REGS, SEEDS)
 	$(small_data)
-	$(PY) -m pipeline.train -m model=$(WIDE_MODELS) reg=basic seed=$(SEEDS) train=short +width=$(WIDTH) \
+	$(PY) -m pipeline.train -m model=$(WIDE_MODELS) reg=$(WIDE_REGS) seed=$(SEEDS) train=short +width=$(WIDTH) \
 		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=$(STUDYSHORT)-wide$(WIDTH)
 	$(call finish_study,$(STUDYSHORT)-wide$(WIDTH),docs/results/small-short-wide$(WIDTH))
 
