@@ -202,7 +202,7 @@ study-long-boundary: $(STAMP) ## docs/results/small-long-boundary: boundary mode
 		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=$(STUDYLONG)-boundary
 	$(call finish_study,$(STUDYLONG)-boundary,docs/results/small-long-boundary)
 
-study-short-wide: $(STAMP) ## docs/results/small-short-wide<WIDTH>: capacity study, the 3D family at WIDTH=x2|x4 its widths (conf/width/) at the paper's short protocol (WIDE_MODELS, WIDE_REGS, SEEDS)
+study-short-wide: $(STAMP) ## docs/results/small-short-wide<WIDTH>: capacity study, the 3D family at WIDTH=x2|x4|x8 (x8: the paper's sizes) its widths (conf/width/) at the paper's short protocol (WIDE_MODELS, WIDE_REGS, SEEDS)
 	$(small_data)
 	$(PY) -m pipeline.train -m model=$(WIDE_MODELS) reg=$(WIDE_REGS) seed=$(SEEDS) train=short +width=$(WIDTH) \
 		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=$(STUDYSHORT)-wide$(WIDTH)

@@ -166,9 +166,9 @@ def test_widths_in_units_of_time_carry_the_snapshots_as_channels():
         build_model(compose("train", ["model=conv3d", "model.head_layers=0"]), geom)
 
 
-@pytest.mark.parametrize("width, factor", [("x2", 2), ("x4", 4)])
+@pytest.mark.parametrize("width, factor", [("x2", 2), ("x4", 4), ("x8", 8)])
 def test_width_overlays_scale_the_3d_family_and_refuse_other_models(width, factor):
-    """``+width=x2|x4`` (conf/width/, the capacity study) multiplies every channel width and the lift of
+    """``+width=x2|x4|x8`` (conf/width/, the capacity study) multiplies every channel width and the lift of
     the 3D family, so the decoder's parameter count grows about factor^2; other models are refused."""
     from pipeline.artefacts import ConfigError
     from pipeline.validate import check_train
