@@ -1,7 +1,7 @@
 """``make bench``: print the benchmark figures (and ratios measured in the same run).
 
-``python -m pipeline.bench [fe|surrogate|factors|activation|surrogate3d|compile ...]``; with no argument every section
-runs but ``compile`` (opt-in: it compiles five models, minutes).
+``python -m pipeline.bench [fe|surrogate|factors|activation|surrogate3d|widths|compile ...]``; with no
+argument every section runs but ``compile`` (opt-in: it compiles five models, minutes).
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ SECTIONS = {
     "factors": ("bench_factors", "bench", "report"),
     "activation": ("bench_activation", "bench", "report"),
     "compile": ("bench_compile", "bench", "report"),
+    "widths": ("bench_widths", "bench", "report"),
 }
 # compile is opt-in: it compiles five models (minutes)
-DEFAULT = ("fe", "surrogate", "factors", "activation", "surrogate3d")
+DEFAULT = ("fe", "surrogate", "factors", "activation", "surrogate3d", "widths")
 
 
 def main(argv: list[str]) -> None:

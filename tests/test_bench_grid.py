@@ -71,3 +71,18 @@ def test_ab_steps_times_each_variant_of_each_model_and_the_extra_steps_in_one_ru
     assert m["label"] == "Conv2.5Db" and m["parameters"] > 0
     assert all(m[k]["step_s"] > 0 and m[k]["warmup_s"] > 0 for k in "ab")
     assert len(calls) == 2 and ab.extra["x"] >= 0
+
+
+def test_width_bench_derives_shares_and_ratios_at_equal_width():
+    from pipeline.bench_widths import derive
+
+    cells = {
+        "conv3d|x1": {"flops": 8e9, "step_s": 0.2},
+        "conv2_5db|x1": {"flops": 1e9, "step_s": 0.1},
+        "conv2_5db|x2": {"flops": 4e9, "step_s": 0.2},  # no Conv3D at x2: no ratio
+    }
+    out = derive(cells, peak_gflops=80.0)
+    assert out["conv3d|x1"]["peak_share"] == pytest.approx(0.5)  # 40 GFLOP/s of 80
+    assert out["conv2_5db|x1"]["gflops"] == pytest.approx(10.0)
+    assert out["conv2_5db|x1"]["step_vs_conv3d"] == pytest.approx(0.5)
+    assert out["conv2_5db|x2"]["peak_share"] == pytest.approx(0.25) and out["conv2_5db|x2"]["step_vs_conv3d"] is None

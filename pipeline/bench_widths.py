@@ -1,0 +1,76 @@
+"""Width ablation of the 3D family's training step: where the decomposed models' inefficiency goes.
+
+At our laptop widths (x1) the decomposed models run far below the matmul peak (their small operators
+are bound by memory traffic and overhead, README "Benchmarks"); the paper's networks are about 8x
+wider (``conf/width/x8``). This section times Conv3D, Conv2.5D and Conv2.5Db at x1, x2 and x4 (Basic,
+one batch of the default preset, interleaved rounds, medians) and sets each step against the matmul
+peak measured in the same run and against Conv3D at the same width.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import torch
+
+from pipeline.bench_surrogate import default_geometry, flops, machine_limits, median_times, trainer_step
+from surrogate.io import write_json
+
+MODELS = ("conv3d", "conv2_5d", "conv2_5db")
+WIDTHS = ("x1", "x2", "x4")  # x1: the model files' own widths; the others are conf/width/ overlays
+OUT = Path("results/bench/widths.json")
+
+
+def derive(cells: dict[str, dict], peak_gflops: float) -> dict[str, dict]:
+    """Achieved GFLOP/s, share of the peak and step / Conv3D's step at the same width, for cells keyed
+    ``<model>|<width>`` holding ``flops`` (per step) and ``step_s``."""
+    out = {}
+    for key, c in cells.items():
+        width = key.split("|")[1]
+        dense = cells.get(f"conv3d|{width}")
+        gflops = c["flops"] / c["step_s"] / 1e9
+        out[key] = {
+            **c,
+            "gflops": gflops,
+            "peak_share": gflops / peak_gflops,
+            "step_vs_conv3d": c["step_s"] / dense["step_s"] if dense else None,
+        }
+    return out
+
+
+def bench(rounds: int = 5, models: tuple[str, ...] = MODELS, widths: tuple[str, ...] = WIDTHS) -> dict:
+    geom, limits = default_geometry(), machine_limits()
+    cells: dict[str, dict] = {}
+    steps = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in models:
+            for width in widths:
+                overrides = () if width == "x1" else (f"+width={width}",)
+                step, _, info = trainer_step(name, "basic", geom, Path(tmp), False, overrides)
+                step()  # warm-up: the allocator and oneDNN's kernel choice
+                key = f"{name}|{width}"
+                cells[key], steps[key] = {**info, "flops": flops(step)}, step
+        for key, t in median_times(steps, rounds).items():
+            cells[key]["step_s"] = t
+    out = {"threads": torch.get_num_threads(), "limits": limits, "cells": derive(cells, limits["matmul_gflops"])}
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    write_json(OUT, out)
+    return {**out, "written": str(OUT)}
+
+
+def report(out: dict) -> str:
+    lines = [
+        f"The 3D family's training step against its width (Basic, batch 10, {out['threads']} CPU thread(s); "
+        f"matmul peak {out['limits']['matmul_gflops']:.1f} GFLOP/s, same run; x8 is the paper's size):",
+        "",
+        "| model | width | parameters | GFLOP / step | train step | share of peak | step / Conv3D at that width |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for key, c in out["cells"].items():
+        ratio = "-" if c["step_vs_conv3d"] is None else f"{c['step_vs_conv3d']:.2f}"
+        lines.append(
+            f"| {c['label']} | {key.split('|')[1]} | {c['parameters']:,} | {c['flops'] / 1e9:.2f} | "
+            f"{1e3 * c['step_s']:.0f} ms | {c['peak_share']:.0%} | {ratio} |"
+        )
+    return "\n".join([*lines, f"written: {out['written']}"])
