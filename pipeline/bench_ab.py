@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.bench_surrogate import default_geometry, median_times, trainer_step
+from pipeline.bench_surrogate import default_geometry, flops, median_times, trainer_step
 
 
 @dataclass(frozen=True)
@@ -38,11 +38,14 @@ def ab_steps(
     rounds: int,
     warmup: int = 1,
     extra: dict[str, Callable[[], None]] | None = None,
+    count_flops: bool = False,
 ) -> ABResult:
     """Median step time of each model (Basic, default preset) under each variant, in one run.
 
     ``warmup`` steps before timing settle the allocator and oneDNN's kernel choice (and compile, where a
-    variant compiles; their time is ``warmup_s``). ``extra`` steps are timed in the same rounds."""
+    variant compiles; their time is ``warmup_s``). ``extra`` steps are timed in the same rounds. Each
+    variant records its own parameter count (overrides may resize the model) and, with ``count_flops``,
+    its FLOPs per step."""
     geom, out = default_geometry(), ABResult()
     steps: dict[str, Callable[[], None]] = dict(extra or {})
     with tempfile.TemporaryDirectory() as tmp:
@@ -53,7 +56,10 @@ def ab_steps(
                 for _ in range(warmup):
                     step()
                 steps[f"{name}|{kind}"] = step
-                out.models.setdefault(name, dict(info))[kind] = {"warmup_s": time.perf_counter() - start}
+                cell = {"warmup_s": time.perf_counter() - start, "parameters": info["parameters"]}
+                if count_flops:
+                    cell["flops"] = flops(step)
+                out.models.setdefault(name, dict(info))[kind] = cell
         for key, t in median_times(steps, rounds).items():
             if "|" not in key:
                 out.extra[key] = t

@@ -9,12 +9,12 @@ peak measured in the same run and against Conv3D at the same width.
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import torch
 
-from pipeline.bench_surrogate import default_geometry, flops, machine_limits, median_times, trainer_step
+from pipeline.bench_ab import Variant, ab_steps
+from pipeline.bench_surrogate import machine_limits
 from surrogate.io import write_json
 
 MODELS = ("conv3d", "conv2_5d", "conv2_5db")
@@ -40,19 +40,14 @@ def derive(cells: dict[str, dict], peak_gflops: float) -> dict[str, dict]:
 
 
 def bench(rounds: int = 5, models: tuple[str, ...] = MODELS, widths: tuple[str, ...] = WIDTHS) -> dict:
-    geom, limits = default_geometry(), machine_limits()
-    cells: dict[str, dict] = {}
-    steps = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for name in models:
-            for width in widths:
-                overrides = () if width == "x1" else (f"+width={width}",)
-                step, _, info = trainer_step(name, "basic", geom, Path(tmp), False, overrides)
-                step()  # warm-up: the allocator and oneDNN's kernel choice
-                key = f"{name}|{width}"
-                cells[key], steps[key] = {**info, "flops": flops(step)}, step
-        for key, t in median_times(steps, rounds).items():
-            cells[key]["step_s"] = t
+    limits = machine_limits()
+    variants = {w: Variant(() if w == "x1" else (f"+width={w}",)) for w in widths}
+    ab = ab_steps(models, variants, rounds, count_flops=True)
+    cells = {
+        f"{name}|{w}": {"label": m["label"], **{k: m[w][k] for k in ("parameters", "flops", "step_s")}}
+        for name, m in ab.models.items()
+        for w in widths
+    }
     out = {"threads": torch.get_num_threads(), "limits": limits, "cells": derive(cells, limits["matmul_gflops"])}
     OUT.parent.mkdir(parents=True, exist_ok=True)
     write_json(OUT, out)
