@@ -231,28 +231,29 @@ def verdicts(out: dict) -> list[str]:
         for name in MODELS_3D[1:]:
             m = models[f"{name}-basic"]
             r = m["step_vs_base"]
-            lines.append(f"{m['label']} step faster than Conv4D: {r:.2f}x {_pf(r < 1)}")
+            lines.append(f"{m['label']} step faster than Conv4D: {r:.2f}x {pf(r < 1)}")
         few = dense["parameters"] / models["conv3_5db-basic"]["parameters"]
-        lines.append(f"Conv3.5Db >= 8x fewer parameters than Conv4D: {few:.1f}x {_pf(few >= 8)}")
+        lines.append(f"Conv3.5Db >= 8x fewer parameters than Conv4D: {few:.1f}x {pf(few >= 8)}")
         return lines
     for name, limit in STEP_RATIO.items():
         r = models.get(f"{name}-basic", {}).get("step_vs_base")
         if r is not None:
-            lines.append(f"{models[f'{name}-basic']['label']} step <= {limit}x Conv3D: {r:.2f}x {_pf(r <= limit)}")
+            lines.append(f"{models[f'{name}-basic']['label']} step <= {limit}x Conv3D: {r:.2f}x {pf(r <= limit)}")
     if "conv3d-basic" in models:
         share = models["conv3d-basic"]["peak_share"]
-        lines.append(f"Conv3D >= {CONV3D_PEAK:.0%} of the matmul peak: {share:.0%} {_pf(share >= CONV3D_PEAK)}")
+        lines.append(f"Conv3D >= {CONV3D_PEAK:.0%} of the matmul peak: {share:.0%} {pf(share >= CONV3D_PEAK)}")
     low = min(models.values(), key=lambda m: m["peak_share"])
     lines.append(
         f"no model below {FLOOR_PEAK:.0%} of peak: lowest {low['label']}/{low['reg']} "
-        f"{low['peak_share']:.0%} {_pf(low['peak_share'] >= FLOOR_PEAK)}"
+        f"{low['peak_share']:.0%} {pf(low['peak_share'] >= FLOOR_PEAK)}"
     )
     over = out["layer"]["2.5Db"]["over_roofline"]
-    lines.append(f"2.5Db layer within {LAYER_ROOFLINE}x of its roofline: {over:.1f}x {_pf(over <= LAYER_ROOFLINE)}")
+    lines.append(f"2.5Db layer within {LAYER_ROOFLINE}x of its roofline: {over:.1f}x {pf(over <= LAYER_ROOFLINE)}")
     return lines + (grid_lines(out["grid"]) if "grid" in out else [])
 
 
-def _pf(ok: bool) -> str:
+def pf(ok: bool) -> str:
+    """A target check's verdict word."""
     return "PASS" if ok else "FAIL"
 
 

@@ -2,9 +2,10 @@
 
 At our laptop widths (x1) the decomposed models run far below the matmul peak (their small operators
 are bound by memory traffic and overhead, README "Benchmarks"); the paper's networks are about 8x
-wider (``conf/width/x8``). This section times Conv3D, Conv2.5D and Conv2.5Db at x1, x2 and x4 (Basic,
-one batch of the default preset, interleaved rounds, medians) and sets each step against the matmul
-peak measured in the same run and against Conv3D at the same width.
+wider (``conf/width/x8``). This section times Conv3D, Conv2.5D and Conv2.5Db at x1, x2, x4 and x8
+(Basic, one batch of the default preset, interleaved rounds, medians), sets each step against the
+matmul peak measured in the same run and against Conv3D at the same width, and checks issue 9's step
+targets at the paper's sizes (x8; ``make bench``'s ``surrogate`` section checks them at x1).
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from pathlib import Path
 import torch
 
 from pipeline.bench_ab import Variant, ab_steps
-from pipeline.bench_surrogate import machine_limits
+from pipeline.bench_surrogate import CONV3D_PEAK, STEP_RATIO, machine_limits, pf
 from surrogate.io import write_json
 
 MODELS = ("conv3d", "conv2_5d", "conv2_5db")
-WIDTHS = ("x1", "x2", "x4")  # x1: the model files' own widths; the others are conf/width/ overlays
+WIDTHS = ("x1", "x2", "x4", "x8")  # x1: the model files' own widths; the others are conf/width/ overlays
+PAPER = "x8"  # the paper's sizes (Conv2.5Db 1.67 M parameters on this grid, the paper's 1.63 M)
 OUT = Path("results/bench/widths.json")
 
 
@@ -37,6 +39,21 @@ def derive(cells: dict[str, dict], peak_gflops: float) -> dict[str, dict]:
             "step_vs_conv3d": c["step_s"] / dense["step_s"] if dense else None,
         }
     return out
+
+
+def verdicts(cells: dict[str, dict], width: str = PAPER) -> list[str]:
+    """Issue 9's step targets, PASS or FAIL, on the derived cells at one width (absent width: none)."""
+    lines = []
+    for name, limit in STEP_RATIO.items():
+        c = cells.get(f"{name}|{width}")
+        if c and c["step_vs_conv3d"] is not None:
+            r = c["step_vs_conv3d"]
+            lines.append(f"at {width}: {c['label']} step <= {limit}x Conv3D: {r:.2f}x {pf(r <= limit)}")
+    dense = cells.get(f"conv3d|{width}")
+    if dense:
+        share, target = dense["peak_share"], f"Conv3D >= {CONV3D_PEAK:.0%} of the matmul peak"
+        lines.append(f"at {width}: {target}: {share:.0%} {pf(share >= CONV3D_PEAK)}")
+    return lines
 
 
 def bench(rounds: int = 5, models: tuple[str, ...] = MODELS, widths: tuple[str, ...] = WIDTHS) -> dict:
@@ -68,4 +85,4 @@ def report(out: dict) -> str:
             f"| {c['label']} | {key.split('|')[1]} | {c['parameters']:,} | {c['flops'] / 1e9:.2f} | "
             f"{1e3 * c['step_s']:.0f} ms | {c['peak_share']:.0%} | {ratio} |"
         )
-    return "\n".join([*lines, f"written: {out['written']}"])
+    return "\n".join([*lines, "", *verdicts(out["cells"]), f"written: {out['written']}"])

@@ -86,3 +86,21 @@ def test_width_bench_derives_shares_and_ratios_at_equal_width():
     assert out["conv2_5db|x1"]["gflops"] == pytest.approx(10.0)
     assert out["conv2_5db|x1"]["step_vs_conv3d"] == pytest.approx(0.5)
     assert out["conv2_5db|x2"]["peak_share"] == pytest.approx(0.25) and out["conv2_5db|x2"]["step_vs_conv3d"] is None
+
+
+def test_width_bench_checks_the_step_targets_at_the_papers_size():
+    from pipeline.bench_widths import derive, verdicts
+
+    cells = {
+        "conv3d|x8": {"label": "Conv3D", "flops": 60e9, "step_s": 1.0},  # 60 GFLOP/s of 80: 75%
+        "conv2_5d|x8": {"label": "Conv2.5D", "flops": 9e9, "step_s": 0.31},  # 0.31x: over 0.3x
+        "conv2_5db|x8": {"label": "Conv2.5Db", "flops": 4e9, "step_s": 0.2},  # 0.2x: under 0.25x
+        "conv2_5db|x1": {"label": "Conv2.5Db", "flops": 1e9, "step_s": 0.9},  # another width: not checked
+    }
+    lines = verdicts(derive(cells, peak_gflops=80.0))
+    assert lines == [
+        "at x8: Conv2.5D step <= 0.3x Conv3D: 0.31x FAIL",
+        "at x8: Conv2.5Db step <= 0.25x Conv3D: 0.20x PASS",
+        "at x8: Conv3D >= 60% of the matmul peak: 75% PASS",
+    ]
+    assert verdicts(derive(cells, peak_gflops=80.0), width="x2") == []
