@@ -64,10 +64,11 @@ endef
 
 # $(call seed_checkpoints,<checkpoint globs>,<sweep>): copy each finished run's checkpoint into the sweep's
 # folder of the same name, unless one is there: a run without an L-BFGS phase is the prefix of the same
-# run with it (the same Adam epochs), so the sweep resumes it instead of redoing the epochs.
+# run with it (the same Adam epochs), so the sweep resumes it instead of redoing the epochs. A run still
+# training (no metrics.json yet) is skipped: its sweep would otherwise redo its remaining epochs beside it.
 define seed_checkpoints
 	for run in $(1); do \
-	  [ -f "$$run" ] || continue; dest=$(2)/$$(basename $$(dirname $$run)); \
+	  [ -f "$$run" ] && [ -f "$$(dirname $$run)/metrics.json" ] || continue; dest=$(2)/$$(basename $$(dirname $$run)); \
 	  [ -f $$dest/checkpoint.pt ] || { mkdir -p $$dest && cp $$run $$dest/; }; \
 	done
 endef
