@@ -19,3 +19,18 @@ def progress_line(desc: str, done: int, total: int, unit: str, loss: float, seco
     the caller's recent pace (the time left assumes it holds)."""
     left = duration((total - done) * seconds_per_unit)
     return f"{desc}: {unit} {done}/{total}, loss {loss:.3e}, {seconds_per_unit:.3g} s/{unit}, {left} left"
+
+
+SUSPENDED = 10.0  # an epoch this many times the median is a suspended process, not training
+
+
+def mean_pace(seconds: list[float]) -> tuple[float | None, int]:
+    """Mean seconds per epoch without the epochs the process was suspended in (laptop sleep, SIGSTOP,
+    a preempted node: longer than ``SUSPENDED`` x the median), and how many were left out; an hours-long
+    pause would otherwise set a run's epoch time, and its table cell, several times too high."""
+    if not seconds:
+        return None, 0
+    ordered = sorted(seconds)
+    median = ordered[len(ordered) // 2]
+    kept = [s for s in seconds if s <= SUSPENDED * median]
+    return sum(kept) / len(kept), len(seconds) - len(kept)

@@ -27,7 +27,7 @@ from surrogate.losses import eps_weights, mse, physical
 from surrogate.memory import PeakMemory
 from surrogate.metrics import ErrorSpec, epsilon
 from surrogate.models import TwoFieldSurrogate, n_parameters
-from surrogate.progress import progress_line
+from surrogate.progress import mean_pace, progress_line
 from surrogate.protocol import TrainSpec
 from surrogate.regularization import Regularization
 from surrogate.scaling import Scalers
@@ -248,11 +248,12 @@ class Trainer:
         bar.close()
         if self.lbfgs is not None:
             self._refine(progress, on_epoch)
-        seconds = self.history["epoch_seconds"]
+        pace, suspended = mean_pace(self.history["epoch_seconds"])
         return {
             "epochs": self.epoch,
             "final_loss": self.history["loss"][-1] if self.history["loss"] else None,
-            "mean_epoch_seconds": float(np.mean(seconds)) if seconds else None,
+            "mean_epoch_seconds": pace,
+            "suspended_epochs": suspended,  # left out of the mean: the process was paused in them
             "parameters": n_parameters(self.model),
             "peak_memory_bytes": memory.peak(),
             "compiled": self.compiled,  # whether the step ran through torch.compile (false after a fallback)

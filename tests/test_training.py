@@ -367,3 +367,14 @@ def test_eps_loss_weights_train_time_sampled_models_and_off_keeps_old_fingerprin
     assert content(train_cfg("train.loss_weights=uniform"), data) == content(train_cfg(), data)
     with pytest.raises(ValueError, match=r"train.loss_weights='l1': allowed: uniform, eps"):
         train_run(train_cfg("train.loss_weights=l1"), tmp_path / "bad")
+
+
+def test_the_epoch_pace_leaves_out_epochs_the_process_was_suspended_in():
+    from surrogate.progress import mean_pace
+
+    assert mean_pace([]) == (None, 0)
+    assert mean_pace([0.8, 1.0, 1.2]) == (pytest.approx(1.0), 0)  # normal jitter: the plain mean
+    # a SIGSTOP of 2 h in one epoch of 1000 at 0.8 s: the plain mean would be 8 s per epoch
+    seconds = [0.8] * 999 + [7200.0]
+    assert mean_pace(seconds) == (pytest.approx(0.8), 1)
+    assert mean_pace([1.0, 1.0, 9.9]) == (pytest.approx(3.9667, rel=1e-4), 0)  # under 10x the median: kept
