@@ -241,7 +241,7 @@ class Trainer:
             if self.epoch % self.spec.checkpoint_every == 0 or self.epoch == self.spec.epochs:
                 checkpoint.save(self.state(), self.checkpoint_path)
                 if not progress:  # no bar: one line per checkpoint for logs of unattended runs
-                    pace = float(np.mean(self.history["epoch_seconds"][-self.spec.checkpoint_every :]))
+                    pace, _ = mean_pace(self.history["epoch_seconds"][-self.spec.checkpoint_every :])
                     log.info(progress_line(self.model.name, self.epoch, self.spec.epochs, "epoch", loss, pace))
             if on_epoch is not None:
                 on_epoch(self.epoch)
