@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from pipeline.bench_ab import Variant, ab_steps
-from pipeline.bench_surrogate import CONV3D_PEAK, STEP_RATIO, machine_limits, pf
+from pipeline.bench_surrogate import machine_limits, step_targets
 from surrogate.io import write_json
 
 MODELS = ("conv3d", "conv2_5d", "conv2_5db")
@@ -43,17 +43,8 @@ def derive(cells: dict[str, dict], peak_gflops: float) -> dict[str, dict]:
 
 def verdicts(cells: dict[str, dict], width: str = PAPER) -> list[str]:
     """Issue 9's step targets, PASS or FAIL, on the derived cells at one width (absent width: none)."""
-    lines = []
-    for name, limit in STEP_RATIO.items():
-        c = cells.get(f"{name}|{width}")
-        if c and c["step_vs_conv3d"] is not None:
-            r = c["step_vs_conv3d"]
-            lines.append(f"at {width}: {c['label']} step <= {limit}x Conv3D: {r:.2f}x {pf(r <= limit)}")
-    dense = cells.get(f"conv3d|{width}")
-    if dense:
-        share, target = dense["peak_share"], f"Conv3D >= {CONV3D_PEAK:.0%} of the matmul peak"
-        lines.append(f"at {width}: {target}: {share:.0%} {pf(share >= CONV3D_PEAK)}")
-    return lines
+    at = {key.split("|")[0]: c for key, c in cells.items() if key.split("|")[1] == width}
+    return step_targets(at, "step_vs_conv3d", prefix=f"at {width}: ")
 
 
 def bench(rounds: int = 5, models: tuple[str, ...] = MODELS, widths: tuple[str, ...] = WIDTHS) -> dict:

@@ -95,12 +95,41 @@ def test_width_bench_checks_the_step_targets_at_the_papers_size():
         "conv3d|x8": {"label": "Conv3D", "flops": 60e9, "step_s": 1.0},  # 60 GFLOP/s of 80: 75%
         "conv2_5d|x8": {"label": "Conv2.5D", "flops": 9e9, "step_s": 0.31},  # 0.31x: over 0.3x
         "conv2_5db|x8": {"label": "Conv2.5Db", "flops": 4e9, "step_s": 0.2},  # 0.2x: under 0.25x
-        "conv2_5db|x1": {"label": "Conv2.5Db", "flops": 1e9, "step_s": 0.9},  # another width: not checked
+        "conv3d|x1": {"label": "Conv3D", "flops": 8e9, "step_s": 0.5},  # 16 GFLOP/s: 20%
+        "conv2_5db|x1": {"label": "Conv2.5Db", "flops": 1e9, "step_s": 0.2},  # 0.4x
     }
-    lines = verdicts(derive(cells, peak_gflops=80.0))
-    assert lines == [
+    derived = derive(cells, peak_gflops=80.0)
+    assert verdicts(derived) == [  # the paper's size only, not x1's cells
         "at x8: Conv2.5D step <= 0.3x Conv3D: 0.31x FAIL",
         "at x8: Conv2.5Db step <= 0.25x Conv3D: 0.20x PASS",
         "at x8: Conv3D >= 60% of the matmul peak: 75% PASS",
     ]
-    assert verdicts(derive(cells, peak_gflops=80.0), width="x2") == []
+    assert verdicts(derived, width="x1") == [
+        "at x1: Conv2.5Db step <= 0.25x Conv3D: 0.40x FAIL",
+        "at x1: Conv3D >= 60% of the matmul peak: 20% FAIL",
+    ]
+    assert verdicts(derived, width="x2") == []
+
+
+def test_surrogate_bench_verdicts_check_the_targets_on_the_basic_cells():
+    from pipeline.bench_surrogate import verdicts
+
+    def cell(label: str, reg: str, ratio: float, share: float) -> dict:
+        return {"label": label, "reg": reg, "step_vs_base": ratio, "peak_share": share}
+
+    out = {
+        "models": {
+            "conv3d-basic": cell("Conv3D", "Basic", 1.0, 0.57),
+            "conv2_5d-basic": cell("Conv2.5D", "Basic", 0.29, 0.3),
+            "conv2_5db-basic": cell("Conv2.5Db", "Basic", 0.41, 0.14),
+            "conv2_5db-sl": cell("Conv2.5Db", "SL", 0.1, 0.05),  # not a Basic cell: no ratio target
+        },
+        "layer": {"2.5Db": {"over_roofline": 1.7}},
+    }
+    assert verdicts(out) == [
+        "Conv2.5D step <= 0.3x Conv3D: 0.29x PASS",
+        "Conv2.5Db step <= 0.25x Conv3D: 0.41x FAIL",
+        "Conv3D >= 60% of the matmul peak: 57% FAIL",
+        "no model below 20% of peak: lowest Conv2.5Db/SL 5% FAIL",
+        "2.5Db layer within 2.0x of its roofline: 1.7x PASS",
+    ]
