@@ -26,6 +26,7 @@ LBFGS ?= 600
 WIDTH ?= x2
 WIDE_MODELS ?= conv2_5db,conv2_5d
 WIDE_REGS ?= basic
+MIRROR_MODELS ?= conv2d
 # the cell that hull.md sets every other cell and baseline against, test sample by test sample (<model>-<reg>;
 # empty: no such table); the short_cos studies default to Conv3D when they train it
 HULL_REF ?=
@@ -73,7 +74,7 @@ define seed_checkpoints
 	done
 endef
 
-.PHONY: help setup data train submodel baselines ensemble report grid study study-quick study-short-cos study-default study-quick-lbfgs study-short-cos-lbfgs study-short study-short-avg study-short-boundary study-long-boundary study-long-3d study-long-3d-lbfgs study-short-wide study-boundary study-3d study-4d tables all test test-fast test-mpi test-slurm lint bench clean
+.PHONY: help setup data train submodel baselines ensemble report grid study study-quick study-short-cos study-mirror study-default study-quick-lbfgs study-short-cos-lbfgs study-short study-short-avg study-short-boundary study-long-boundary study-long-3d study-long-3d-lbfgs study-short-wide study-boundary study-3d study-4d tables all test test-fast test-mpi test-slurm lint bench clean
 
 help: ## list the targets
 	@echo "wavezoom targets (overrides: make <target> ARGS='key=value ...'):"
@@ -170,6 +171,13 @@ study-short-cos-lbfgs: $(STAMP) ## docs/results/small-short_cos_lbfgs: study-sho
 	$(PY) -m pipeline.train -m model=$(SCL_MODELS) seed=0,1,2 train=short_cos train.lbfgs_iters=$(LBFGS) \
 		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=results/sweeps/$(SCL)
 	$(call finish_study,results/sweeps/$(SCL),docs/results/$(SCL))
+
+study-mirror: $(STAMP) ## docs/results/small-mirror_y: MIRROR_MODELS / Basic x SEEDS at short_cos + 1000 L-BFGS iterations, fitted to the training samples and their mirror images across y (mirror=[y]), with the mirrored meter (Conv2D ~30 min per run on one core)
+	$(small_data)
+	$(PY) -m pipeline.baselines mirror=[y] progress=false
+	$(PY) -m pipeline.train -m model=$(MIRROR_MODELS) seed=$(SEEDS) train=short_cos train.lbfgs_iters=1000 'mirror=[y]' \
+		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=results/sweeps/small-mirror_y
+	$(call finish_study,results/sweeps/small-mirror_y,docs/results/small-mirror_y)
 
 study-short: $(STAMP) ## docs/results/small-short: 3D family x REGS (basic,bn) at the paper's short protocol (SEEDS=0: ~1.5 h on 2 cores)
 	$(small_data)

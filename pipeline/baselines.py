@@ -4,7 +4,9 @@ Fits every non-neural surrogate of ``conf/baselines.yaml`` (zero, nearest neighb
 on the training split, scores it on both splits with the training stage's eps (and under both
 normalisers), measures the Euler residual of its prediction, and drives the FE submodel with its
 boundary traces for the errors after zoom. Writes ``<results>/baselines/<data>/baselines.json``,
-which ``pipeline.tables`` and ``pipeline.report`` show as reference rows.
+which ``pipeline.tables`` and ``pipeline.report`` show as reference rows. With ``mirror=[y]`` the
+training split is first extended by its mirror images (fe/symmetry.py) and the file is
+``baselines_mirror_y.json``, beside the meter.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from pipeline.artefacts import BASELINES, ConfigError, user_errors, write_json
 from pipeline.provenance import record
-from pipeline.runs import load_data
+from pipeline.runs import fit_split, load_data
 from pipeline.scoring import FittedPair, score_split
 from pipeline.validate import check_baselines
 from surrogate.losses import euler_residual_series
@@ -47,9 +49,12 @@ def run(cfg: DictConfig) -> Path:
         traces = Traces(cfg.trace)  # before any work: a bad construction stops the stage here
         context = DataContext(train.path.parent, splits)  # the splits already loaded
     results: dict = {}
+    mirror = list(cfg.mirror)
+    fit_set = fit_split(cfg, train)  # with mirror=[..]: the training samples and their mirror images
+    tag = f", mirror {' '.join(mirror)}" if mirror else ""
     for name, method in cfg.methods.items():
-        pair = FittedPair(method, train)
-        res: dict = {"label": pair.label, "fit_seconds": pair.fit_seconds}
+        pair = FittedPair(method, fit_set)
+        res: dict = {"label": pair.label + tag, "fit_seconds": pair.fit_seconds}
         for split, ds in splits.items():
             pred = pair.predict(ds.params)  # once per split: scored, then its traces drive the zoom
             scores = score_split(*pred, ds, FIELD, spec, v_sigma)
@@ -76,6 +81,7 @@ def run(cfg: DictConfig) -> Path:
         "data": str(cfg.data),
         "data_fingerprint": train.attrs.get("fingerprint"),
         "metrics": dict(spec.__dict__),
+        **({"mirror": mirror} if mirror else {}),
     }
     meta = record(OmegaConf.to_yaml(cfg, resolve=True), content)
     doc = {
@@ -83,13 +89,17 @@ def run(cfg: DictConfig) -> Path:
         "data": str(train.path.parent),
         "data_fingerprint": train.attrs.get("fingerprint"),
         "eps_definition": spec.caption(),
+        "mirror": mirror,  # axes whose mirror images joined the training samples (fe/symmetry.py)
+        "fitted_samples": int(fit_set.params.shape[0]),
         "reference_euler_residual": {s: euler_residual_series(ds.u, ds.v, dt, v_sigma) for s, ds in splits.items()},
         "methods": results,
         **{k: meta[k] for k in ("fingerprint", "versions", "git_revision", "created", "config")},
     }
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    return write_json(out / BASELINES, doc)
+    # the meter (baselines.json, read by the tables and the report) is always the plain training split's
+    name = BASELINES if not mirror else Path(BASELINES).stem + f"_mirror_{''.join(mirror)}.json"
+    return write_json(out / name, doc)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="baselines")

@@ -13,6 +13,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from fe import dataset
+from fe.symmetry import mirrored
 from pipeline.artefacts import CHECKPOINT, METRICS, USER_ERRORS, ConfigError, RunError, check_data, short
 from pipeline.config import instantiate
 from pipeline.scoring import fit_correction
@@ -51,6 +52,13 @@ def load_data(cfg: DictConfig) -> tuple[dataset.Dataset, dataset.Dataset]:
             f"data={cfg.data}: {err}. To generate it: python -m pipeline.data "
             f"dataset={cfg.data} paths.data_dir={cfg.paths.data_dir}"
         ) from err
+
+
+def fit_split(cfg: DictConfig, train: dataset.Dataset) -> dataset.Dataset:
+    """The samples a network of ``cfg`` is fitted to: ``train``, followed by the mirror images of its
+    samples across each axis of ``cfg.mirror`` (fe/symmetry.py; none when the key is absent or [])."""
+    axes = cfg.get("mirror")
+    return mirrored(train, axes) if axes else train
 
 
 def geometry(ds: dataset.Dataset) -> Geometry:

@@ -23,7 +23,7 @@ from fe import dataset
 from pipeline.artefacts import METRICS, user_errors, write_json
 from pipeline.config import instantiate
 from pipeline.provenance import fingerprint, record
-from pipeline.runs import build_model, geometry, load_data, model_spec, protocol, regularization, train_spec
+from pipeline.runs import build_model, fit_split, geometry, load_data, model_spec, protocol, regularization, train_spec
 from pipeline.scoring import SCORES, fit_correction, score_split
 from pipeline.validate import check_train
 from surrogate.losses import euler_residual_series
@@ -51,8 +51,10 @@ def content(cfg: DictConfig, train: dataset.Dataset) -> dict:
     for key, off in KNOBS_OFF.items():  # off: the same fingerprint as runs made before the knob
         if pick["train"].get(key, off) == off:
             pick["train"].pop(key, None)
+    mirror = list(cfg.get("mirror") or [])
     return {
         **pick,
+        **({"mirror": mirror} if mirror else {}),  # absent when off: runs made before the knob keep their fingerprint
         "seed": int(cfg.seed),
         "device": str(cfg.device),
         "data_fingerprint": train.attrs.get("fingerprint"),
@@ -69,6 +71,8 @@ def train_run(cfg: DictConfig, run_dir: str | Path, on_epoch=None) -> dict:
         torch.set_num_threads(int(threads))
     torch.use_deterministic_algorithms(True, warn_only=True)
     train, test = load_data(cfg)
+    # the split the network is fitted to: the training samples and, with mirror=[..], their mirror images
+    fit_set = fit_split(cfg, train)
     geom = geometry(train)
     spec = model_spec(cfg, geom)
     model, reg = build_model(cfg, geom, spec), regularization(cfg)
@@ -82,7 +86,7 @@ def train_run(cfg: DictConfig, run_dir: str | Path, on_epoch=None) -> dict:
         data_fingerprint=train.attrs.get("fingerprint"),
         threads=torch.get_num_threads(),
     )
-    u, v = model.target.arrays(train)
+    u, v = model.target.arrays(fit_set)
     plan = train_spec(cfg)
     if plan.lr < cfg.train.lr:
         log.info(
@@ -95,7 +99,7 @@ def train_run(cfg: DictConfig, run_dir: str | Path, on_epoch=None) -> dict:
         model,
         plan,
         reg,
-        train.params,
+        fit_set.params,
         u,
         v,
         float(train.t[1] - train.t[0]),
@@ -122,7 +126,8 @@ def train_run(cfg: DictConfig, run_dir: str | Path, on_epoch=None) -> dict:
     compared: dict = {}
     if cfg.correction is not None:  # the network plus an RBF interpolation of its training residual
         fix = instantiate(cfg.correction, "correction")
-        fit_correction(fix, pred["train"], model.target, train)
+        fitted = pred["train"] if fit_set is train else predict(model, trainer.scalers, fit_set.params, trainer.device)
+        fit_correction(fix, fitted, model.target, fit_set)
         hybrid = scored({s: fix(ds.params, *pred[s]) for s, ds in splits.items()})
         compared["residual_rbf"] = {
             "label": fix.label,
@@ -134,7 +139,7 @@ def train_run(cfg: DictConfig, run_dir: str | Path, on_epoch=None) -> dict:
         last.load_state_dict(trainer.last_state)
         by_split = scored(predictions(last))
         compared["last_iterate"] = {k: {s: sc[k] for s, sc in by_split.items()} for k in ("eps", "euler_residual")}
-    reference = euler_residual_series(u, v, float(train.t[1] - train.t[0]), v_sigma)
+    reference = euler_residual_series(*model.target.arrays(train), float(train.t[1] - train.t[0]), v_sigma)
     collapsed = [f for f in ("u", "v") if scores["train"]["spread"][f] < COLLAPSED]
     metrics = {
         "model": model.name,
@@ -146,6 +151,8 @@ def train_run(cfg: DictConfig, run_dir: str | Path, on_epoch=None) -> dict:
         "seed": int(cfg.seed),
         "data_fingerprint": train.attrs.get("fingerprint"),
         "lr": plan.lr,  # the peak lr used (train.lr capped at model.lr_max)
+        "mirror": list(cfg.get("mirror") or []),  # axes whose mirror images joined the training samples
+        "fitted_samples": int(fit_set.params.shape[0]),  # training samples the network saw, images included
         **figures,
         **{key: {s: sc[key] for s, sc in scores.items()} for key in SCORES},
         "eps_definition": spec.caption(),

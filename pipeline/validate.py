@@ -7,6 +7,8 @@ import re
 
 from omegaconf import DictConfig, OmegaConf
 
+from fe.dataset import DatasetError
+from fe.symmetry import check_axes
 from pipeline.artefacts import ConfigError
 from pipeline.config import instantiate
 from pipeline.runs import regularization, train_spec
@@ -126,6 +128,7 @@ def check_train(cfg: DictConfig) -> None:
     check_model(cfg)
     _check_lr_max(cfg)
     regularization(cfg)  # the Regularization object holds the reg.* rules
+    check_mirror(cfg)
     fix = _get(cfg, "correction")
     if fix is not None:
         if not (OmegaConf.is_dict(fix) and "_target_" in fix):
@@ -182,8 +185,20 @@ def check_report(cfg: DictConfig) -> None:
         )
 
 
+def check_mirror(cfg: DictConfig) -> None:
+    """``mirror``: a list of distinct zone axes (whether the data has them is checked when it is loaded)."""
+    axes = _get(cfg, "mirror")
+    if not OmegaConf.is_list(axes):
+        raise ConfigError(f"mirror={axes}: must be a list of zone axes, e.g. [y]; [] for no mirror images")
+    try:
+        check_axes(list(axes))
+    except DatasetError as err:
+        raise ConfigError(str(err)) from None
+
+
 def check_baselines(cfg: DictConfig) -> None:
     check_metrics(cfg)
+    check_mirror(cfg)
     integer(cfg, "block_size", lo=1)
     boolean(cfg, "zoom")
     boolean(cfg, "progress")
