@@ -279,6 +279,7 @@ def _baselines(sweep: Sweep, path: str | Path | None) -> dict | None:
     if doc is None:
         return None
     doc["path"] = str(path)
+    _add_mirrored(sweep, Path(path), doc, runs)
     if sweep.trace and trace_name(doc) != sweep.trace:  # reference rows under the runs' construction
         for method in doc.get("methods", {}).values():
             if "eps_zoom" in method and not _swap_trace(method, doc.get("trace", {}), sweep.trace):
@@ -288,6 +289,22 @@ def _baselines(sweep: Sweep, path: str | Path | None) -> dict | None:
                 )
                 method.pop("eps_zoom")
     return doc
+
+
+def _add_mirrored(sweep: Sweep, path: Path, doc: dict, runs: list[dict]) -> None:
+    """Runs fitted to mirror images too (``mirror``) are also read against baselines fitted to the same
+    samples (``baselines_mirror_<axes>.json`` beside the meter): their methods join ``doc``'s as extra
+    reference rows, labelled with the mirror, or a problem says how to make them."""
+    for axes in sorted({"".join(m.get("mirror") or []) for m in runs} - {""}):
+        other = path.with_name(f"{path.stem}_mirror_{axes}.json")
+        if not other.is_file():
+            sweep.problems.append(
+                f"{other}: missing; runs fitted with mirror={list(axes)} have no reference rows fitted to the same "
+                f"samples (python -m pipeline.baselines 'mirror={list(axes)}')"
+            )
+            continue
+        if (extra := _same_data(sweep, other, "mirrored baseline rows", "pipeline.baselines")) is not None:
+            doc["methods"].update({f"{k}_mirror_{axes}": m for k, m in extra.get("methods", {}).items()})
 
 
 def _protocol(metrics: dict) -> str | None:

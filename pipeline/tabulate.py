@@ -240,6 +240,12 @@ def render(sweep: Sweep) -> tuple[str, dict[str, str]]:
         md.append(
             f"Reference rows (*italic*): non-neural baselines fitted on the same training split "
             f"({shown(sweep.baselines['path'])}); they have no regularisation, so their value is repeated. "
+            + (
+                "Rows labelled 'mirror': fitted to the training split and its mirror images, as runs made with "
+                "`mirror` were (fe/symmetry.py). "
+                if any(k.rpartition("_mirror_")[1] for k in sweep.baselines.get("methods", {}))
+                else ""
+            )
         )
     if sweep.trace:
         md.append(

@@ -191,3 +191,21 @@ def test_an_lbfgs_finish_is_stated_under_the_protocol(tmp_path):
     assert "Training protocol: `short`. \nThe epochs are followed by 600 full-batch L-BFGS iterations" in md
     write_run(tmp_path / "b", "conv2d", "basic", 0, None, eps=eps)
     assert "L-BFGS" not in write_tables(tmp_path / "b").read_text()
+
+
+def test_runs_fitted_to_mirror_images_get_the_mirrored_meter_as_reference_rows_too(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    eps = {"test": {"u": 0.008}}
+    write_run(tmp_path / "sweep", "conv2d", "basic", 0, data_fingerprint="abc", mirror=["y"], eps=eps)
+    rbf = {"label": "RBF (cubic)", "eps": {"test": {"u": 0.0104, "v": 0.0261}}}
+    base = tmp_path / "baselines.json"
+    base.write_text(json.dumps({"data_fingerprint": "abc", "methods": {"rbf": rbf}}))
+    md = write_tables(tmp_path / "sweep", baselines=base).read_text()
+    assert "baselines_mirror_y.json: missing" in md and "pipeline.baselines 'mirror=['y']'" in md
+    mirrored = {"label": "RBF (cubic), mirror y", "eps": {"test": {"u": 0.0050, "v": 0.0173}}}
+    doc = {"data_fingerprint": "abc", "methods": {"rbf": mirrored}}
+    (tmp_path / "baselines_mirror_y.json").write_text(json.dumps(doc))
+    md = write_tables(tmp_path / "sweep", baselines=base).read_text()
+    table = md.split("Test error on full displacement (eps, %)")[1].split("##")[0]
+    assert "| *RBF (cubic)* | *1.04* |" in table and "| *RBF (cubic), mirror y* | *0.50* |" in table
+    assert "Rows labelled 'mirror'" in md and "missing" not in md
