@@ -138,15 +138,18 @@ class TrainedRun:
     def fitted_correction(self, train: dataset.Dataset) -> tuple[object, tuple[np.ndarray, np.ndarray]] | None:
         """The residual correction this run's ``metrics.json`` was scored with (None: none), built from
         the config that file records (a run re-scored after training has a newer one than its
-        checkpoint) and refitted on ``train`` as the training stage fitted it; with this run's
-        predictions on ``train``, which it needs."""
-        node = OmegaConf.create(self.metrics["config"]).get("correction") if "residual_rbf" in self.metrics else None
+        checkpoint) and refitted on ``train`` as the training stage fitted it (with the mirror images of
+        its samples when the run was fitted to them); with this run's predictions on ``train``."""
+        recorded = OmegaConf.create(self.metrics["config"])
+        node = recorded.get("correction") if "residual_rbf" in self.metrics else None
         if node is None:
             return None
         fix = instantiate(node, "correction")
-        fitted = self.predict(train.params)
-        fit_correction(fix, fitted, self.model.target, train)
-        return fix, fitted
+        fit_set = fit_split(recorded, train)  # the training samples first, their images (if any) after
+        fitted = self.predict(fit_set.params)
+        fit_correction(fix, fitted, self.model.target, fit_set)
+        n = train.params.shape[0]
+        return fix, (fitted[0][:n], fitted[1][:n])
 
     def check_data(self, ds: dataset.Dataset) -> None:
         """Refuse to score this run on data other than it was trained on."""

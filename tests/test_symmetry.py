@@ -19,7 +19,9 @@ from fe.symmetry import mirrored
 from fe.timestepping import CentralDifference
 from pipeline.artefacts import ConfigError
 from pipeline.config import compose
+from pipeline.runs import load_run
 from pipeline.train import train_run
+from surrogate.metrics import ErrorSpec, epsilon
 
 PHYS = Physics(c=1.0, domain=(1.0, 1.0), zone=(0.25, 0.25), t_final=1.0)
 P = np.array([[5.0, -0.7, 0.3], [3.5, -0.8, -0.45]])
@@ -100,7 +102,7 @@ def base(tiny_data):
     return ["data=tiny", f"paths.data_dir={tiny_data.parent}", "progress=false", "train=quick", "train.epochs=2"]
 
 
-def test_the_training_stage_fits_the_images_and_scores_the_plain_splits(base, tmp_path):
+def test_the_training_stage_fits_the_images_and_scores_the_plain_splits(base, tiny_data, tmp_path):
     plain = train_run(compose("train", base), tmp_path / "plain")
     m = train_run(compose("train", [*base, "mirror=[y]"]), tmp_path / "mirror")
     assert (plain["fitted_samples"], plain["mirror"]) == (8, [])
@@ -108,6 +110,14 @@ def test_the_training_stage_fits_the_images_and_scores_the_plain_splits(base, tm
     assert m["fingerprint"] != plain["fingerprint"] and m["eps"]["test"]["u"] != plain["eps"]["test"]["u"]
     # the hybrid's RBF was fitted to all 16 residuals, so it is still exact on the 8 training samples
     assert m["residual_rbf"]["eps"]["train"]["u"] < 1e-9 < m["eps"]["train"]["u"]
+    # the later stages (submodel, ensemble, hull) refit it from the run's record: on the 16 samples too
+    run = load_run(tmp_path / "mirror")
+    train, test = (dataset.load(tiny_data / f"{s}.h5") for s in ("train", "test"))
+    fix, fitted = run.fitted_correction(train)
+    assert fitted[0].shape[0] == 8
+    hybrid = fix(test.params, *run.predict(test.params))
+    spec = ErrorSpec(**compose("train", base).metrics)
+    assert epsilon(hybrid[0], test.u, spec)["eps"] == pytest.approx(m["residual_rbf"]["eps"]["test"]["u"], rel=1e-9)
     for bad, message in ((["mirror=y"], "mirror=y: must be a list"), (["mirror=[w]"], r"mirror=\['w'\]")):
         with pytest.raises(ConfigError, match=message):
             train_run(compose("train", [*base, *bad]), tmp_path / "bad")
