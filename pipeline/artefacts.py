@@ -25,8 +25,16 @@ EXAMPLE = "zoom_example.npz"  # one test sample's fields for the report's snapsh
 BASELINES = "baselines.json"  # the non-neural reference rows of a dataset
 ENSEMBLES = "ensembles.json"  # a sweep's seed ensembles scored (pipeline.ensemble), in the sweep folder
 
+
+def baselines_name(mirror: list[str]) -> str:
+    """The baselines file of a dataset: the meter (``baselines.json``), or with ``mirror`` axes the
+    baselines fitted to the training samples and their mirror images (``baselines_mirror_<axes>.json``)."""
+    return BASELINES if not mirror else f"{Path(BASELINES).stem}_mirror_{''.join(mirror)}.json"
+
+
 __all__ = [
     "BASELINES",
+    "baselines_name",
     "CHECKPOINT",
     "EXAMPLE",
     "METRICS",

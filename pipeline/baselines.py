@@ -19,7 +19,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from pipeline.artefacts import BASELINES, ConfigError, user_errors, write_json
+from pipeline.artefacts import ConfigError, baselines_name, user_errors, write_json
 from pipeline.provenance import record
 from pipeline.runs import fit_split, load_data
 from pipeline.scoring import FittedPair, score_split
@@ -98,8 +98,7 @@ def run(cfg: DictConfig) -> Path:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     # the meter (baselines.json, read by the tables and the report) is always the plain training split's
-    name = BASELINES if not mirror else Path(BASELINES).stem + f"_mirror_{''.join(mirror)}.json"
-    return write_json(out / name, doc)
+    return write_json(out / baselines_name(mirror), doc)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="baselines")

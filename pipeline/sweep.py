@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from pipeline.artefacts import BASELINES, ENSEMBLES, SUBMODEL, RunError, short, shown
+from pipeline.artefacts import BASELINES, ENSEMBLES, SUBMODEL, RunError, baselines_name, short, shown
 from pipeline.records import load as load_records
 from pipeline.runs import read_metrics, run_dirs
 from surrogate.targets import target
@@ -296,7 +296,7 @@ def _add_mirrored(sweep: Sweep, path: Path, doc: dict, runs: list[dict]) -> None
     samples (``baselines_mirror_<axes>.json`` beside the meter): their methods join ``doc``'s as extra
     reference rows, labelled with the mirror, or a problem says how to make them."""
     for axes in sorted({"".join(m.get("mirror") or []) for m in runs} - {""}):
-        other = path.with_name(f"{path.stem}_mirror_{axes}.json")
+        other = path.with_name(baselines_name(list(axes)))
         if not other.is_file():
             sweep.problems.append(
                 f"{other}: missing; runs fitted with mirror={list(axes)} have no reference rows fitted to the same "
