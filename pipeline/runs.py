@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -59,6 +60,18 @@ def fit_split(cfg: DictConfig, train: dataset.Dataset) -> dataset.Dataset:
     samples across each axis of ``cfg.mirror`` (fe/symmetry.py; none when the key is absent or [])."""
     axes = cfg.get("mirror")
     return mirrored(train, axes) if axes else train
+
+
+def fit_run_correction(
+    fix, predict: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], target, cfg: DictConfig, train: dataset.Dataset
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fit ``fix`` to the residual of a run of ``cfg`` on the samples it was fitted to (``fit_split``), as
+    the training stage and every later stage do; return the run's predictions on ``train``."""
+    fit_set = fit_split(cfg, train)  # the training samples first, their images (if any) after
+    fitted = predict(fit_set.params)
+    fit_correction(fix, fitted, target, fit_set)
+    n = train.params.shape[0]
+    return fitted[0][:n], fitted[1][:n]
 
 
 def geometry(ds: dataset.Dataset) -> Geometry:
@@ -145,11 +158,7 @@ class TrainedRun:
         if node is None:
             return None
         fix = instantiate(node, "correction")
-        fit_set = fit_split(recorded, train)  # the training samples first, their images (if any) after
-        fitted = self.predict(fit_set.params)
-        fit_correction(fix, fitted, self.model.target, fit_set)
-        n = train.params.shape[0]
-        return fix, (fitted[0][:n], fitted[1][:n])
+        return fix, fit_run_correction(fix, self.predict, self.model.target, recorded, train)
 
     def check_data(self, ds: dataset.Dataset) -> None:
         """Refuse to score this run on data other than it was trained on."""

@@ -23,8 +23,18 @@ from fe import dataset
 from pipeline.artefacts import METRICS, user_errors, write_json
 from pipeline.config import instantiate
 from pipeline.provenance import fingerprint, record
-from pipeline.runs import build_model, fit_split, geometry, load_data, model_spec, protocol, regularization, train_spec
-from pipeline.scoring import SCORES, fit_correction, score_split
+from pipeline.runs import (
+    build_model,
+    fit_run_correction,
+    fit_split,
+    geometry,
+    load_data,
+    model_spec,
+    protocol,
+    regularization,
+    train_spec,
+)
+from pipeline.scoring import SCORES, score_split
 from pipeline.validate import check_train
 from surrogate.losses import euler_residual_series
 from surrogate.metrics import COLLAPSED, ErrorSpec
@@ -126,8 +136,7 @@ def train_run(cfg: DictConfig, run_dir: str | Path, on_epoch=None) -> dict:
     compared: dict = {}
     if cfg.correction is not None:  # the network plus an RBF interpolation of its training residual
         fix = instantiate(cfg.correction, "correction")
-        fitted = pred["train"] if fit_set is train else predict(model, trainer.scalers, fit_set.params, trainer.device)
-        fit_correction(fix, fitted, model.target, fit_set)
+        fit_run_correction(fix, lambda q: predict(model, trainer.scalers, q, trainer.device), model.target, cfg, train)
         hybrid = scored({s: fix(ds.params, *pred[s]) for s, ds in splits.items()})
         compared["residual_rbf"] = {
             "label": fix.label,
