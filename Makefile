@@ -27,6 +27,10 @@ WIDTH ?= x2
 WIDE_MODELS ?= conv2_5db,conv2_5d
 WIDE_REGS ?= basic
 MIRROR_MODELS ?= conv2d
+# how study-mirror uses the mirror: images (fitted to the samples and their images) or fold (fitted to the
+# samples folded to ys >= 0, predicting by reflection: the plain run's work); fold writes small-mirror_y-fold
+MIRROR_MODE ?= images
+MIRROR_STUDY = small-mirror_y$(if $(filter fold,$(MIRROR_MODE)),-fold)
 # the cell that hull.md sets every other cell and baseline against, test sample by test sample (<model>-<reg>;
 # empty: no such table); the short_cos studies default to Conv3D when they train it
 HULL_REF ?=
@@ -172,12 +176,13 @@ study-short-cos-lbfgs: $(STAMP) ## docs/results/small-short_cos_lbfgs: study-sho
 		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=results/sweeps/$(SCL)
 	$(call finish_study,results/sweeps/$(SCL),docs/results/$(SCL))
 
-study-mirror: $(STAMP) ## docs/results/small-mirror_y: MIRROR_MODELS / Basic x SEEDS at short_cos + 1000 L-BFGS iterations, fitted to the training samples and their mirror images across y (mirror=[y]), with the mirrored meter (Conv2D ~30 min per run on one core)
+study-mirror: $(STAMP) ## docs/results/small-mirror_y: MIRROR_MODELS / Basic x SEEDS at short_cos + 1000 L-BFGS iterations, fitted to the training samples and their mirror images across y (mirror=[y]), with the mirrored meter (Conv2D ~30 min per run on one core); MIRROR_MODE=fold: folded instead (small-mirror_y-fold, ~15 min)
 	$(small_data)
 	$(PY) -m pipeline.baselines mirror=[y] progress=false
 	$(PY) -m pipeline.train -m model=$(MIRROR_MODELS) seed=$(SEEDS) train=short_cos train.lbfgs_iters=1000 'mirror=[y]' \
-		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=results/sweeps/small-mirror_y
-	$(call finish_study,results/sweeps/small-mirror_y,docs/results/small-mirror_y)
+		mirror_mode=$(MIRROR_MODE) hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false \
+		hydra.sweep.dir=results/sweeps/$(MIRROR_STUDY)
+	$(call finish_study,results/sweeps/$(MIRROR_STUDY),docs/results/$(MIRROR_STUDY))
 
 study-short: $(STAMP) ## docs/results/small-short: 3D family x REGS (basic,bn) at the paper's short protocol (SEEDS=0: ~1.5 h on 2 cores)
 	$(small_data)

@@ -14,7 +14,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from fe import dataset
-from fe.symmetry import mirrored
+from fe.symmetry import fold_params, folded, mirrored, unfold
 from pipeline.artefacts import CHECKPOINT, METRICS, USER_ERRORS, ConfigError, RunError, check_data, short
 from pipeline.config import instantiate
 from pipeline.scoring import fit_correction
@@ -56,10 +56,49 @@ def load_data(cfg: DictConfig) -> tuple[dataset.Dataset, dataset.Dataset]:
 
 
 def fit_split(cfg: DictConfig, train: dataset.Dataset) -> dataset.Dataset:
-    """The samples a network of ``cfg`` is fitted to: ``train``, followed by the mirror images of its
-    samples across each axis of ``cfg.mirror`` (fe/symmetry.py; none when the key is absent or [])."""
+    """The samples a run of ``cfg`` is fitted to (its network, with ``mirror_mode=images``, and its
+    residual correction): ``train``, followed by the mirror images of its samples across each axis of
+    ``cfg.mirror`` (fe/symmetry.py; none when the key is absent or [])."""
     axes = cfg.get("mirror")
     return mirrored(train, axes) if axes else train
+
+
+MIRROR_MODES = ("images", "fold")
+
+
+def fold_axes(cfg: DictConfig) -> list[str]:
+    """The axes a run of ``cfg`` folds its inputs across (``mirror_mode=fold``), else []."""
+    return list(cfg.get("mirror") or []) if cfg.get("mirror_mode", "images") == "fold" else []
+
+
+def network_split(cfg: DictConfig, train: dataset.Dataset) -> dataset.Dataset:
+    """The samples the network itself is trained on: with ``mirror_mode=images`` ``fit_split``; with
+    ``fold``, the training samples folded into the half space of each mirror axis (fe/symmetry.py)."""
+    axes = fold_axes(cfg)
+    return folded(train, axes) if axes else fit_split(cfg, train)
+
+
+Predictor = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def run_predictor(cfg: DictConfig, model: TwoFieldSurrogate, scalers: Scalers, device: torch.device) -> Predictor:
+    """Physical (u, v) of a run of ``cfg`` for parameters (N, 1 + dim): the network's own prediction, or
+    with ``mirror_mode=fold`` its prediction at the folded source, reflected back (exactly symmetric)."""
+    axes = fold_axes(cfg)
+    if not axes:
+        return lambda params: predict(model, scalers, params, device)
+    if not model.target.full_field:
+        raise ConfigError(
+            f"mirror_mode=fold with model={model.name}: folding reflects predicted fields, and a boundary "
+            "model's loop has no reflection wired here; use a full-field model or mirror_mode=images"
+        )
+
+    def folded_predict(params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        q, flips = fold_params(params, axes)
+        u, v = predict(model, scalers, q, device)
+        return unfold(u, flips, axes), unfold(v, flips, axes)
+
+    return folded_predict
 
 
 def fit_run_correction(
@@ -166,7 +205,7 @@ class TrainedRun:
 
     def predict(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Physical (u, v) of the model's target for parameters (N, 3)."""
-        return predict(self.model, self.scalers, params, self.device)
+        return run_predictor(self.cfg, self.model, self.scalers, self.device)(params)
 
 
 def load_run(run_dir: str | Path, device: str = "cpu", last_iterate: bool = False) -> TrainedRun:

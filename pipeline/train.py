@@ -26,19 +26,20 @@ from pipeline.provenance import fingerprint, record
 from pipeline.runs import (
     build_model,
     fit_run_correction,
-    fit_split,
     geometry,
     load_data,
     model_spec,
+    network_split,
     protocol,
     regularization,
+    run_predictor,
     train_spec,
 )
 from pipeline.scoring import SCORES, score_split
 from pipeline.validate import check_train
 from surrogate.losses import euler_residual_series
 from surrogate.metrics import COLLAPSED, ErrorSpec
-from surrogate.training import Trainer, pick_device, predict
+from surrogate.training import Trainer, pick_device
 
 log = logging.getLogger(__name__)
 # train.* knobs added after runs were made, with the value that reproduces those runs
@@ -62,9 +63,11 @@ def content(cfg: DictConfig, train: dataset.Dataset) -> dict:
         if pick["train"].get(key, off) == off:
             pick["train"].pop(key, None)
     mirror = list(cfg.get("mirror") or [])
+    fold = {"mirror_mode": "fold"} if mirror and cfg.get("mirror_mode", "images") == "fold" else {}
     return {
         **pick,
         **({"mirror": mirror} if mirror else {}),  # absent when off: runs made before the knob keep their fingerprint
+        **fold,
         "seed": int(cfg.seed),
         "device": str(cfg.device),
         "data_fingerprint": train.attrs.get("fingerprint"),
@@ -82,10 +85,12 @@ def train_run(cfg: DictConfig, run_dir: str | Path, on_epoch=None) -> dict:
     torch.use_deterministic_algorithms(True, warn_only=True)
     train, test = load_data(cfg)
     # the split the network is fitted to: the training samples and, with mirror=[..], their mirror images
-    fit_set = fit_split(cfg, train)
+    # (mirror_mode=images) or the samples folded into one half of the parameter space (fold)
+    fit_set = network_split(cfg, train)
     geom = geometry(train)
     spec = model_spec(cfg, geom)
     model, reg = build_model(cfg, geom, spec), regularization(cfg)
+    run_predictor(cfg, model, None, None)  # refuses a fold the model cannot unfold, before training
     what = content(cfg, train)
     meta = record(OmegaConf.to_yaml(cfg, resolve=True), what)
     adam = {**what, "train": {k: v for k, v in what["train"].items() if k != "lbfgs_iters"}}
@@ -126,7 +131,8 @@ def train_run(cfg: DictConfig, run_dir: str | Path, on_epoch=None) -> dict:
     splits = {"train": train, "test": test}
 
     def predictions(net: torch.nn.Module) -> dict:
-        return {s: predict(net, trainer.scalers, ds.params, trainer.device) for s, ds in splits.items()}
+        run = run_predictor(cfg, net, trainer.scalers, trainer.device)
+        return {s: run(ds.params) for s, ds in splits.items()}
 
     def scored(pred: dict) -> dict:
         return {s: score_split(*pred[s], ds, model.target, spec, v_sigma) for s, ds in splits.items()}
@@ -136,7 +142,7 @@ def train_run(cfg: DictConfig, run_dir: str | Path, on_epoch=None) -> dict:
     compared: dict = {}
     if cfg.correction is not None:  # the network plus an RBF interpolation of its training residual
         fix = instantiate(cfg.correction, "correction")
-        fit_run_correction(fix, lambda q: predict(model, trainer.scalers, q, trainer.device), model.target, cfg, train)
+        fit_run_correction(fix, run_predictor(cfg, model, trainer.scalers, trainer.device), model.target, cfg, train)
         hybrid = scored({s: fix(ds.params, *pred[s]) for s, ds in splits.items()})
         compared["residual_rbf"] = {
             "label": fix.label,
@@ -161,6 +167,8 @@ def train_run(cfg: DictConfig, run_dir: str | Path, on_epoch=None) -> dict:
         "data_fingerprint": train.attrs.get("fingerprint"),
         "lr": plan.lr,  # the peak lr used (train.lr capped at model.lr_max)
         "mirror": list(cfg.get("mirror") or []),  # axes whose mirror images joined the training samples
+        # images: the network saw the images too; fold: it saw the samples folded to one side, and unfolds
+        "mirror_mode": str(cfg.get("mirror_mode", "images")),
         "fitted_samples": int(fit_set.params.shape[0]),  # training samples the network saw, images included
         **figures,
         **{key: {s: sc[key] for s, sc in scores.items()} for key in SCORES},

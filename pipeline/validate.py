@@ -11,7 +11,7 @@ from fe.dataset import DatasetError
 from fe.symmetry import check_axes
 from pipeline.artefacts import ConfigError
 from pipeline.config import instantiate
-from pipeline.runs import regularization, train_spec
+from pipeline.runs import MIRROR_MODES, regularization, train_spec
 from surrogate.metrics import ErrorSpec
 from surrogate.targets import TARGETS
 
@@ -129,6 +129,9 @@ def check_train(cfg: DictConfig) -> None:
     _check_lr_max(cfg)
     regularization(cfg)  # the Regularization object holds the reg.* rules
     check_mirror(cfg)
+    mode = _get(cfg, "mirror_mode")
+    if mode not in MIRROR_MODES:
+        raise ConfigError(f"mirror_mode={mode!r}: allowed {list(MIRROR_MODES)} (how the mirror axes are used)")
     fix = _get(cfg, "correction")
     if fix is not None:
         if not (OmegaConf.is_dict(fix) and "_target_" in fix):

@@ -15,7 +15,7 @@ from fe import dataset
 from fe.dataset import DatasetError
 from fe.solver import ParentSolver
 from fe.spec import MeshSpec, Physics, SolverSpec
-from fe.symmetry import mirrored
+from fe.symmetry import fold_params, folded, mirrored, unfold
 from fe.timestepping import CentralDifference
 from pipeline.artefacts import ConfigError
 from pipeline.config import compose
@@ -23,6 +23,7 @@ from pipeline.runs import load_run
 from pipeline.train import train_run
 from surrogate.baselines import RBF
 from surrogate.metrics import ErrorSpec, epsilon
+from surrogate.training import predict
 
 PHYS = Physics(c=1.0, domain=(1.0, 1.0), zone=(0.25, 0.25), t_final=1.0)
 P = np.array([[5.0, -0.7, 0.3], [3.5, -0.8, -0.45]])
@@ -85,6 +86,25 @@ def test_images_flip_the_right_axis_and_skip_sources_on_the_mirror_plane():
     assert mirrored(ds, []).params.shape == ds.params.shape
 
 
+def test_folding_maps_every_source_to_the_positive_side_and_unfolding_undoes_it():
+    ds = _toy([0.2, 0.0, -0.3])
+    f = folded(ds, ["y"])
+    np.testing.assert_array_equal(f.params, ds.params * [[1, 1, 1], [1, 1, 1], [1, 1, -1]])
+    np.testing.assert_array_equal(f.u[:2], ds.u[:2])  # already on the side ys >= 0: untouched
+    np.testing.assert_array_equal(f.u[2], ds.u[2, :, ::-1, :])  # the image's field: rows (y) reversed
+    np.testing.assert_array_equal(f.v, -f.u)
+    # x and y at once: xs < 0 for every toy source, so every field is reversed along x, the last along y too
+    both = folded(ds, ["x", "y"])
+    assert (both.params[:, 1:] >= 0).all()
+    np.testing.assert_array_equal(both.u[2], ds.u[2, :, ::-1, ::-1])
+    np.testing.assert_array_equal(both.u[0], ds.u[0, :, :, ::-1])
+    _, flips = fold_params(ds.params, ["x", "y"])
+    np.testing.assert_array_equal(flips, [[True, False], [True, False], [True, True]])
+    np.testing.assert_array_equal(unfold(both.u, flips, ["x", "y"]), ds.u)  # a reflection is its own inverse
+    with pytest.raises(DatasetError, match="not symmetric about y = 0"):
+        folded(_toy([0.1], np.array([-0.25, 0.0, 0.3])), ["y"])
+
+
 @pytest.mark.parametrize(
     ("axes", "nodes", "message"),
     [
@@ -123,6 +143,43 @@ def test_the_training_stage_fits_the_images_and_scores_the_plain_splits(base, ti
         with pytest.raises(ConfigError, match=message):
             train_run(compose("train", [*base, *bad]), tmp_path / "bad")
     assert not (tmp_path / "bad").exists() or not (tmp_path / "bad" / "checkpoint.pt").exists()
+
+
+def test_a_folded_run_is_fitted_to_its_samples_folded_and_predicts_mirror_pairs_exactly(base, tiny_data, tmp_path):
+    m = train_run(compose("train", [*base, "mirror=[y]", "mirror_mode=fold"]), tmp_path / "fold")
+    assert (m["fitted_samples"], m["mirror"], m["mirror_mode"]) == (8, ["y"], "fold")
+    images = train_run(compose("train", [*base, "mirror=[y]"]), tmp_path / "images")
+    assert images["mirror_mode"] == "images" and images["fingerprint"] != m["fingerprint"]
+    run = load_run(tmp_path / "fold")
+    train, test = (dataset.load(tiny_data / f"{s}.h5") for s in ("train", "test"))
+    # the prediction at a source below y = 0 is the reflection of the bare network's at its image
+    q = test.params * [1, 1, -1]
+    u, _ = run.predict(np.concatenate([test.params, q]))
+    n = test.params.shape[0]
+    tol = {"rtol": 0.0, "atol": 1e-6 * float(np.abs(u).max())}  # float32 round-off of other batchings
+    np.testing.assert_allclose(u[n:], u[:n, :, ::-1, :], **tol)
+    image = q.copy()
+    image[:, 2] = np.abs(q[:, 2])
+    bare, _ = predict(run.model, run.scalers, image, run.device)
+    below = q[:, 2] < 0
+    assert below.any() and (~below).any()
+    np.testing.assert_allclose(u[n:][below], bare[below, :, ::-1, :], **tol)
+    np.testing.assert_allclose(u[n:][~below], bare[~below], **tol)
+    assert np.abs(u[n:][below] - bare[below]).max() > 100 * tol["atol"]  # the reflection is not a no-op
+    # its residual RBF is fitted to the 16 samples and images, exact on the 8, and refitted alike later
+    assert m["residual_rbf"]["eps"]["train"]["u"] < 1e-9 < m["eps"]["train"]["u"]
+    fix, _ = run.fitted_correction(train)
+    spec = ErrorSpec(**compose("train", base).metrics)
+    hybrid = fix(test.params, *run.predict(test.params))
+    assert epsilon(hybrid[0], test.u, spec)["eps"] == pytest.approx(m["residual_rbf"]["eps"]["test"]["u"], rel=1e-9)
+    assert epsilon(run.predict(test.params)[0], test.u, spec)["eps"] == pytest.approx(m["eps"]["test"]["u"], rel=1e-9)
+    for bad, message in (
+        (["mirror_mode=flip"], r"mirror_mode='flip': allowed \['images', 'fold'\]"),
+        (["model=conv1d_boundary", "mirror_mode=fold"], "mirror_mode=fold with model=conv1d_boundary"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            train_run(compose("train", [*base, "mirror=[y]", *bad]), tmp_path / "bad")
+    assert not (tmp_path / "bad" / "checkpoint.pt").exists()
 
 
 def test_the_mirrored_meter_is_written_beside_the_plain_one(tiny_data, tmp_path):
