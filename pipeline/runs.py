@@ -56,8 +56,8 @@ def load_data(cfg: DictConfig) -> tuple[dataset.Dataset, dataset.Dataset]:
 
 
 def fit_split(cfg: DictConfig, train: dataset.Dataset) -> dataset.Dataset:
-    """The samples a run of ``cfg`` is fitted to (its network, with ``mirror_mode=images``, and its
-    residual correction): ``train``, followed by the mirror images of its samples across each axis of
+    """The samples a run of ``cfg`` with ``mirror_mode=images`` is fitted to (its network and its residual
+    correction): ``train``, followed by the mirror images of its samples across each axis of
     ``cfg.mirror`` (fe/symmetry.py; none when the key is absent or [])."""
     axes = cfg.get("mirror")
     return mirrored(train, axes) if axes else train
@@ -101,16 +101,37 @@ def run_predictor(cfg: DictConfig, model: TwoFieldSurrogate, scalers: Scalers, d
     return folded_predict
 
 
+class FoldedCorrection:
+    """A residual correction fitted in the folded frame of a ``mirror_mode=fold`` run: it is applied at
+    the folded source, to the prediction reflected there, and its result reflected back, so the hybrid
+    is as exactly symmetric as the network. (Fitted to the images across the seam instead, the RBF
+    interpolates the network's jump at ys = 0 and does worse: README, "The mirror symmetry".)"""
+
+    def __init__(self, fix, axes: list[str]):
+        self.fix, self.axes, self.label = fix, axes, f"{fix.label}, folded"
+
+    def __call__(self, params: np.ndarray, u_hat: np.ndarray, v_hat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        q, flips = fold_params(params, self.axes)
+        u, v = self.fix(q, unfold(u_hat, flips, self.axes), unfold(v_hat, flips, self.axes))
+        return unfold(u, flips, self.axes), unfold(v, flips, self.axes)
+
+
 def fit_run_correction(
-    fix, predict: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], target, cfg: DictConfig, train: dataset.Dataset
-) -> tuple[np.ndarray, np.ndarray]:
-    """Fit ``fix`` to the residual of a run of ``cfg`` on the samples it was fitted to (``fit_split``), as
-    the training stage and every later stage do; return the run's predictions on ``train``."""
-    fit_set = fit_split(cfg, train)  # the training samples first, their images (if any) after
+    fix, predict: Predictor, target, cfg: DictConfig, train: dataset.Dataset
+) -> tuple[object, tuple[np.ndarray, np.ndarray]]:
+    """Fit ``fix`` to the residual of a run of ``cfg`` on the samples it was fitted to, as the training
+    stage and every later stage do: ``fit_split`` (the samples and any mirror images), or with
+    ``mirror_mode=fold`` the samples folded (then ``fix`` comes back wrapped in a
+    :class:`FoldedCorrection`). Returns the correction to apply and the run's predictions on ``train``."""
+    axes = fold_axes(cfg)
+    fit_set = folded(train, axes) if axes else fit_split(cfg, train)  # the training samples first, images after
     fitted = predict(fit_set.params)
     fit_correction(fix, fitted, target, fit_set)
     n = train.params.shape[0]
-    return fitted[0][:n], fitted[1][:n]
+    if not axes:
+        return fix, (fitted[0][:n], fitted[1][:n])
+    _, flips = fold_params(train.params, axes)
+    return FoldedCorrection(fix, axes), (unfold(fitted[0], flips, axes), unfold(fitted[1], flips, axes))
 
 
 def geometry(ds: dataset.Dataset) -> Geometry:
@@ -196,8 +217,7 @@ class TrainedRun:
         node = recorded.get("correction") if "residual_rbf" in self.metrics else None
         if node is None:
             return None
-        fix = instantiate(node, "correction")
-        return fix, fit_run_correction(fix, self.predict, self.model.target, recorded, train)
+        return fit_run_correction(instantiate(node, "correction"), self.predict, self.model.target, recorded, train)
 
     def check_data(self, ds: dataset.Dataset) -> None:
         """Refuse to score this run on data other than it was trained on."""

@@ -141,8 +141,13 @@ def train_run(cfg: DictConfig, run_dir: str | Path, on_epoch=None) -> dict:
     scores = scored(pred)
     compared: dict = {}
     if cfg.correction is not None:  # the network plus an RBF interpolation of its training residual
-        fix = instantiate(cfg.correction, "correction")
-        fit_run_correction(fix, run_predictor(cfg, model, trainer.scalers, trainer.device), model.target, cfg, train)
+        fix, _ = fit_run_correction(
+            instantiate(cfg.correction, "correction"),
+            run_predictor(cfg, model, trainer.scalers, trainer.device),
+            model.target,
+            cfg,
+            train,
+        )
         hybrid = scored({s: fix(ds.params, *pred[s]) for s, ds in splits.items()})
         compared["residual_rbf"] = {
             "label": fix.label,

@@ -166,11 +166,15 @@ def test_a_folded_run_is_fitted_to_its_samples_folded_and_predicts_mirror_pairs_
     np.testing.assert_allclose(u[n:][below], bare[below, :, ::-1, :], **tol)
     np.testing.assert_allclose(u[n:][~below], bare[~below], **tol)
     assert np.abs(u[n:][below] - bare[below]).max() > 100 * tol["atol"]  # the reflection is not a no-op
-    # its residual RBF is fitted to the 16 samples and images, exact on the 8, and refitted alike later
+    # its residual RBF is fitted to the 8 samples folded, exact on them, and refitted alike later
     assert m["residual_rbf"]["eps"]["train"]["u"] < 1e-9 < m["eps"]["train"]["u"]
-    fix, _ = run.fitted_correction(train)
+    assert m["residual_rbf"]["label"] == "residual RBF, folded"
+    fix, fitted = run.fitted_correction(train)
+    np.testing.assert_allclose(fitted[0], run.predict(train.params)[0], rtol=0, atol=tol["atol"])
     spec = ErrorSpec(**compose("train", base).metrics)
     hybrid = fix(test.params, *run.predict(test.params))
+    mirror_hybrid = fix(q, *run.predict(q))  # the hybrid is exactly symmetric too
+    np.testing.assert_allclose(mirror_hybrid[0], hybrid[0][:, :, ::-1, :], rtol=0, atol=10 * tol["atol"])
     assert epsilon(hybrid[0], test.u, spec)["eps"] == pytest.approx(m["residual_rbf"]["eps"]["test"]["u"], rel=1e-9)
     assert epsilon(run.predict(test.params)[0], test.u, spec)["eps"] == pytest.approx(m["eps"]["test"]["u"], rel=1e-9)
     for bad, message in (
