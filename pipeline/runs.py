@@ -105,7 +105,7 @@ class FoldedCorrection:
     """A residual correction fitted in the folded frame of a ``mirror_mode=fold`` run: it is applied at
     the folded source, to the prediction reflected there, and its result reflected back, so the hybrid
     is as exactly symmetric as the network. (Fitted to the images across the seam instead, the RBF
-    interpolates the network's jump at ys = 0 and does worse: README, "The mirror symmetry".)"""
+    interpolates the network's jump at ys = 0 and does worse: README, "Folding instead of images".)"""
 
     def __init__(self, fix, axes: list[str]):
         self.fix, self.axes, self.label = fix, axes, f"{fix.label}, folded"
