@@ -81,17 +81,23 @@ def network_split(cfg: DictConfig, train: dataset.Dataset) -> dataset.Dataset:
 Predictor = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
-def run_predictor(cfg: DictConfig, model: TwoFieldSurrogate, scalers: Scalers, device: torch.device) -> Predictor:
-    """Physical (u, v) of a run of ``cfg`` for parameters (N, 1 + dim): the network's own prediction, or
-    with ``mirror_mode=fold`` its prediction at the folded source, reflected back (exactly symmetric)."""
+def check_fold(cfg: DictConfig, model: TwoFieldSurrogate) -> list[str]:
+    """``fold_axes(cfg)``, refused for a model whose predictions cannot be reflected (a boundary model)."""
     axes = fold_axes(cfg)
-    if not axes:
-        return lambda params: predict(model, scalers, params, device)
-    if not model.target.full_field:
+    if axes and not model.target.full_field:
         raise ConfigError(
             f"mirror_mode=fold with model={model.name}: folding reflects predicted fields, and a boundary "
             "model's loop has no reflection wired here; use a full-field model or mirror_mode=images"
         )
+    return axes
+
+
+def run_predictor(cfg: DictConfig, model: TwoFieldSurrogate, scalers: Scalers, device: torch.device) -> Predictor:
+    """Physical (u, v) of a run of ``cfg`` for parameters (N, 1 + dim): the network's own prediction, or
+    with ``mirror_mode=fold`` its prediction at the folded source, reflected back (exactly symmetric)."""
+    axes = check_fold(cfg, model)
+    if not axes:
+        return lambda params: predict(model, scalers, params, device)
 
     def folded_predict(params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         q, flips = fold_params(params, axes)

@@ -25,6 +25,7 @@ from pipeline.config import instantiate
 from pipeline.provenance import fingerprint, record
 from pipeline.runs import (
     build_model,
+    check_fold,
     fit_run_correction,
     geometry,
     load_data,
@@ -90,7 +91,7 @@ def train_run(cfg: DictConfig, run_dir: str | Path, on_epoch=None) -> dict:
     geom = geometry(train)
     spec = model_spec(cfg, geom)
     model, reg = build_model(cfg, geom, spec), regularization(cfg)
-    run_predictor(cfg, model, None, None)  # refuses a fold the model cannot unfold, before training
+    check_fold(cfg, model)  # before training
     what = content(cfg, train)
     meta = record(OmegaConf.to_yaml(cfg, resolve=True), what)
     adam = {**what, "train": {k: v for k, v in what["train"].items() if k != "lbfgs_iters"}}
