@@ -27,6 +27,7 @@ from pipeline.runs import (
     build_model,
     check_fold,
     fit_run_correction,
+    fold_axes,
     geometry,
     load_data,
     model_spec,
@@ -64,11 +65,10 @@ def content(cfg: DictConfig, train: dataset.Dataset) -> dict:
         if pick["train"].get(key, off) == off:
             pick["train"].pop(key, None)
     mirror = list(cfg.get("mirror") or [])
-    fold = {"mirror_mode": "fold"} if mirror and cfg.get("mirror_mode", "images") == "fold" else {}
     return {
         **pick,
         **({"mirror": mirror} if mirror else {}),  # absent when off: runs made before the knob keep their fingerprint
-        **fold,
+        **({"mirror_mode": "fold"} if fold_axes(cfg) else {}),  # likewise: images, the first mode, is absent
         "seed": int(cfg.seed),
         "device": str(cfg.device),
         "data_fingerprint": train.attrs.get("fingerprint"),

@@ -132,6 +132,8 @@ def check_train(cfg: DictConfig) -> None:
     mode = _get(cfg, "mirror_mode")
     if mode not in MIRROR_MODES:
         raise ConfigError(f"mirror_mode={mode!r}: allowed {list(MIRROR_MODES)} (how the mirror axes are used)")
+    if mode == "fold" and not _get(cfg, "mirror"):
+        raise ConfigError("mirror_mode=fold: folds across the mirror axes, but mirror=[] names none (e.g. mirror=[y])")
     fix = _get(cfg, "correction")
     if fix is not None:
         if not (OmegaConf.is_dict(fix) and "_target_" in fix):

@@ -179,6 +179,7 @@ def test_a_folded_run_is_fitted_to_its_samples_folded_and_predicts_mirror_pairs_
     assert epsilon(run.predict(test.params)[0], test.u, spec)["eps"] == pytest.approx(m["eps"]["test"]["u"], rel=1e-9)
     for bad, message in (
         (["mirror_mode=flip"], r"mirror_mode='flip': allowed \['images', 'fold'\]"),
+        (["mirror=[]", "mirror_mode=fold"], r"mirror_mode=fold: .* but mirror=\[\] names none"),
         (["model=conv1d_boundary", "mirror_mode=fold"], "mirror_mode=fold with model=conv1d_boundary"),
     ):
         with pytest.raises(ConfigError, match=message):
