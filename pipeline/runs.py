@@ -123,15 +123,21 @@ class FoldedCorrection:
 
 
 def fit_run_correction(
-    fix, predict: Predictor, target, cfg: DictConfig, train: dataset.Dataset
+    fix,
+    predict: Predictor,
+    target,
+    cfg: DictConfig,
+    train: dataset.Dataset,
+    on_train: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[object, tuple[np.ndarray, np.ndarray]]:
     """Fit ``fix`` to the residual of a run of ``cfg`` on the samples it was fitted to, as the training
     stage and every later stage do: ``fit_split`` (the samples and any mirror images), or with
     ``mirror_mode=fold`` the samples folded (then ``fix`` comes back wrapped in a
-    :class:`FoldedCorrection`). Returns the correction to apply and the run's predictions on ``train``."""
+    :class:`FoldedCorrection`). Returns the correction to apply and the run's predictions on ``train``
+    (``on_train``: those predictions when the caller has them, used when the fit is on ``train`` itself)."""
     axes = fold_axes(cfg)
     fit_set = folded(train, axes) if axes else fit_split(cfg, train)  # the training samples first, images after
-    fitted = predict(fit_set.params)
+    fitted = on_train if on_train is not None and fit_set is train else predict(fit_set.params)
     fit_correction(fix, fitted, target, fit_set)
     n = train.params.shape[0]
     if not axes:

@@ -148,6 +148,7 @@ def train_run(cfg: DictConfig, run_dir: str | Path, on_epoch=None) -> dict:
             model.target,
             cfg,
             train,
+            on_train=pred["train"],  # no second pass over the training split when it is all the RBF sees
         )
         hybrid = scored({s: fix(ds.params, *pred[s]) for s, ds in splits.items()})
         compared["residual_rbf"] = {
