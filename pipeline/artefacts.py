@@ -26,15 +26,22 @@ BASELINES = "baselines.json"  # the non-neural reference rows of a dataset
 ENSEMBLES = "ensembles.json"  # a sweep's seed ensembles scored (pipeline.ensemble), in the sweep folder
 
 
-def baselines_name(mirror: list[str]) -> str:
+def baselines_name(mirror: list[str], fold: bool = False) -> str:
     """The baselines file of a dataset: the meter (``baselines.json``), or with ``mirror`` axes the
-    baselines fitted to the training samples and their mirror images (``baselines_mirror_<axes>.json``)."""
-    return BASELINES if not mirror else f"{Path(BASELINES).stem}_mirror_{''.join(mirror)}.json"
+    baselines fitted to the training samples and their mirror images (``baselines_mirror_<axes>.json``),
+    or with ``fold`` to the samples folded into the half space of those axes (``..._<axes>_fold.json``)."""
+    return BASELINES if not mirror else f"{Path(BASELINES).stem}_{mirror_tag(mirror, fold)}.json"
+
+
+def mirror_tag(mirror: list[str], fold: bool = False) -> str:
+    """``mirror_<axes>`` (images) or ``mirror_<axes>_fold``: how baseline files and rows name their samples."""
+    return f"mirror_{''.join(mirror)}" + ("_fold" if fold else "")
 
 
 __all__ = [
     "BASELINES",
     "baselines_name",
+    "mirror_tag",
     "CHECKPOINT",
     "EXAMPLE",
     "METRICS",

@@ -6,7 +6,9 @@ normalisers), measures the Euler residual of its prediction, and drives the FE s
 boundary traces for the errors after zoom. Writes ``<results>/baselines/<data>/baselines.json``,
 which ``pipeline.tables`` and ``pipeline.report`` show as reference rows. With ``mirror=[y]`` the
 training split is first extended by its mirror images (fe/symmetry.py) and the file is
-``baselines_mirror_y.json``, beside the meter.
+``baselines_mirror_y.json``, beside the meter; with ``mirror_mode=fold`` too, each baseline is fitted
+to the samples folded to ys >= 0 and answers by reflection, as a folded network does
+(``baselines_mirror_y_fold.json``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from pipeline.artefacts import ConfigError, baselines_name, user_errors, write_json
 from pipeline.provenance import record
-from pipeline.runs import fit_split, load_data
+from pipeline.runs import fold_axes, folded_predictor, load_data, network_split
 from pipeline.scoring import FittedPair, score_split
 from pipeline.validate import check_baselines
 from surrogate.losses import euler_residual_series
@@ -49,14 +51,16 @@ def run(cfg: DictConfig) -> Path:
         traces = Traces(cfg.trace)  # before any work: a bad construction stops the stage here
         context = DataContext(train.path.parent, splits)  # the splits already loaded
     results: dict = {}
-    mirror = list(cfg.mirror)
-    fit_set = fit_split(cfg, train)  # with mirror=[..]: the training samples and their mirror images
-    tag = f", mirror {' '.join(mirror)}" if mirror else ""
+    mirror, fold = list(cfg.mirror), fold_axes(cfg)
+    # mirror=[..]: the training samples and their mirror images; with mirror_mode=fold, the samples folded
+    fit_set = network_split(cfg, train)
+    tag = f", mirror {' '.join(mirror)}" + (" folded" if fold else "") if mirror else ""
     for name, method in cfg.methods.items():
         pair = FittedPair(method, fit_set)
+        predictor = folded_predictor(pair.predict, fold) if fold else pair.predict
         res: dict = {"label": pair.label + tag, "fit_seconds": pair.fit_seconds}
         for split, ds in splits.items():
-            pred = pair.predict(ds.params)  # once per split: scored, then its traces drive the zoom
+            pred = predictor(ds.params)  # once per split: scored, then its traces drive the zoom
             scores = score_split(*pred, ds, FIELD, spec, v_sigma)
             if context is not None:
                 zoom = partial(zoom_split, *pred, FIELD, ds, context.submodel, int(cfg.block_size))
@@ -82,6 +86,7 @@ def run(cfg: DictConfig) -> Path:
         "data_fingerprint": train.attrs.get("fingerprint"),
         "metrics": dict(spec.__dict__),
         **({"mirror": mirror} if mirror else {}),
+        **({"mirror_mode": "fold"} if fold else {}),
     }
     meta = record(OmegaConf.to_yaml(cfg, resolve=True), content)
     doc = {
@@ -90,6 +95,7 @@ def run(cfg: DictConfig) -> Path:
         "data_fingerprint": train.attrs.get("fingerprint"),
         "eps_definition": spec.caption(),
         "mirror": mirror,  # axes whose mirror images joined the training samples (fe/symmetry.py)
+        "mirror_mode": "fold" if fold else "images",  # fold: the samples folded across them instead
         "fitted_samples": int(fit_set.params.shape[0]),
         "reference_euler_residual": {s: euler_residual_series(ds.u, ds.v, dt, v_sigma) for s, ds in splits.items()},
         "methods": results,
@@ -98,7 +104,7 @@ def run(cfg: DictConfig) -> Path:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     # the meter (baselines.json, read by the tables and the report) is always the plain training split's
-    return write_json(out / baselines_name(mirror), doc)
+    return write_json(out / baselines_name(mirror, bool(fold)), doc)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="baselines")

@@ -7,6 +7,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -95,13 +96,18 @@ def check_fold(cfg: DictConfig, model: TwoFieldSurrogate) -> list[str]:
 def run_predictor(cfg: DictConfig, model: TwoFieldSurrogate, scalers: Scalers, device: torch.device) -> Predictor:
     """Physical (u, v) of a run of ``cfg`` for parameters (N, 1 + dim): the network's own prediction, or
     with ``mirror_mode=fold`` its prediction at the folded source, reflected back (exactly symmetric)."""
+    plain = partial(predict, model, scalers, device=device)
     axes = check_fold(cfg, model)
-    if not axes:
-        return lambda params: predict(model, scalers, params, device)
+    return folded_predictor(plain, axes) if axes else plain
+
+
+def folded_predictor(plain: Predictor, axes: list[str]) -> Predictor:
+    """``plain``, a surrogate of the half space of each of ``axes``, answering everywhere: at the folded
+    source, its prediction reflected back (fe/symmetry.py), so the result is exactly symmetric."""
 
     def folded_predict(params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         q, flips = fold_params(params, axes)
-        u, v = predict(model, scalers, q, device)
+        u, v = plain(q)
         return unfold(u, flips, axes), unfold(v, flips, axes)
 
     return folded_predict

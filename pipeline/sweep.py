@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from pipeline.artefacts import BASELINES, ENSEMBLES, SUBMODEL, RunError, baselines_name, short, shown
+from pipeline.artefacts import BASELINES, ENSEMBLES, SUBMODEL, RunError, baselines_name, mirror_tag, short, shown
 from pipeline.records import load as load_records
 from pipeline.runs import read_metrics, run_dirs
 from surrogate.targets import target
@@ -295,16 +295,19 @@ def _add_mirrored(sweep: Sweep, path: Path, doc: dict, runs: list[dict]) -> None
     """Runs fitted to mirror images too (``mirror``) are also read against baselines fitted to the same
     samples (``baselines_mirror_<axes>.json`` beside the meter): their methods join ``doc``'s as extra
     reference rows, labelled with the mirror, or a problem says how to make them."""
-    for axes in sorted({"".join(m.get("mirror") or []) for m in runs} - {""}):
-        other = path.with_name(baselines_name(list(axes)))
+    kinds = {("".join(m.get("mirror") or []), m.get("mirror_mode") == "fold") for m in runs}
+    for axes, fold in sorted(kinds - {("", False)}):
+        other = path.with_name(baselines_name(list(axes), fold))
         if not other.is_file():
+            mode = " mirror_mode=fold" if fold else ""
             sweep.problems.append(
-                f"{other}: missing; runs fitted with mirror={list(axes)} have no reference rows fitted to the same "
-                f"samples (python -m pipeline.baselines 'mirror={list(axes)}')"
+                f"{other}: missing; runs fitted with mirror={list(axes)}{mode} have no reference rows fitted to the "
+                f"same samples (python -m pipeline.baselines 'mirror={list(axes)}'{mode})"
             )
             continue
         if (extra := _same_data(sweep, other, "mirrored baseline rows", "pipeline.baselines")) is not None:
-            doc["methods"].update({f"{k}_mirror_{axes}": m for k, m in extra.get("methods", {}).items()})
+            tag = mirror_tag(list(axes), fold)
+            doc["methods"].update({f"{k}_{tag}": m for k, m in extra.get("methods", {}).items()})
 
 
 def _protocol(metrics: dict) -> str | None:

@@ -242,8 +242,8 @@ def render(sweep: Sweep) -> tuple[str, dict[str, str]]:
             f"({shown(sweep.baselines['path'])}); they have no regularisation, so their value is repeated. "
             + (
                 "Rows labelled 'mirror': fitted to the training split and its mirror images, as runs made with "
-                "`mirror` were (fe/symmetry.py; with `mirror_mode=fold` only their residual RBF was, their network "
-                "being fitted to the samples folded to one side). "
+                "`mirror` were; 'mirror .. folded': fitted to the samples folded to one side and answering by "
+                "reflection, as runs made with `mirror_mode=fold` were (fe/symmetry.py). "
                 if any(k.rpartition("_mirror_")[1] for k in sweep.baselines.get("methods", {}))
                 else ""
             )

@@ -129,11 +129,6 @@ def check_train(cfg: DictConfig) -> None:
     _check_lr_max(cfg)
     regularization(cfg)  # the Regularization object holds the reg.* rules
     check_mirror(cfg)
-    mode = _get(cfg, "mirror_mode")
-    if mode not in MIRROR_MODES:
-        raise ConfigError(f"mirror_mode={mode!r}: allowed {list(MIRROR_MODES)} (how the mirror axes are used)")
-    if mode == "fold" and not _get(cfg, "mirror"):
-        raise ConfigError("mirror_mode=fold: folds across the mirror axes, but mirror=[] names none (e.g. mirror=[y])")
     fix = _get(cfg, "correction")
     if fix is not None:
         if not (OmegaConf.is_dict(fix) and "_target_" in fix):
@@ -191,7 +186,8 @@ def check_report(cfg: DictConfig) -> None:
 
 
 def check_mirror(cfg: DictConfig) -> None:
-    """``mirror``: a list of distinct zone axes (whether the data has them is checked when it is loaded)."""
+    """``mirror``: a list of distinct zone axes (whether the data has them is checked when it is loaded), and
+    ``mirror_mode``, how they are used."""
     axes = _get(cfg, "mirror")
     if not OmegaConf.is_list(axes):
         raise ConfigError(f"mirror={axes}: must be a list of zone axes, e.g. [y]; [] for no mirror images")
@@ -199,6 +195,11 @@ def check_mirror(cfg: DictConfig) -> None:
         check_axes(list(axes))
     except DatasetError as err:
         raise ConfigError(str(err)) from None
+    mode = _get(cfg, "mirror_mode")
+    if mode not in MIRROR_MODES:
+        raise ConfigError(f"mirror_mode={mode!r}: allowed {list(MIRROR_MODES)} (how the mirror axes are used)")
+    if mode == "fold" and not axes:
+        raise ConfigError("mirror_mode=fold: folds across the mirror axes, but mirror=[] names none (e.g. mirror=[y])")
 
 
 def check_baselines(cfg: DictConfig) -> None:

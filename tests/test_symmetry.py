@@ -205,3 +205,30 @@ def test_the_mirrored_meter_is_written_beside_the_plain_one(tiny_data, tmp_path)
     by_hand = epsilon(RBF().fit(images.params, images.u).predict(test.params), test.u, ErrorSpec())["eps"]
     assert doc["methods"]["rbf"]["eps"]["test"]["u"] == pytest.approx(by_hand, rel=1e-9)
     assert doc["methods"]["rbf"]["eps"]["test"]["u"] != pytest.approx(plain["methods"]["rbf"]["eps"]["test"]["u"])
+
+
+def test_the_folded_meter_is_fitted_to_the_samples_folded_and_answers_by_reflection(tiny_data, tmp_path):
+    from pipeline.baselines import run
+
+    args = [f"paths.data_dir={tiny_data.parent}", f"data={tiny_data.name}", f"out={tmp_path}", "progress=false"]
+    args += ["zoom=false", "~methods.zero", "~methods.pod_rbf", "mirror=[y]"]
+    path = run(compose("baselines", [*args, "mirror_mode=fold"]))
+    assert path.name == "baselines_mirror_y_fold.json" and not (tmp_path / "baselines_mirror_y.json").exists()
+    doc = json.loads(path.read_text())
+    assert (doc["mirror"], doc["mirror_mode"], doc["fitted_samples"]) == (["y"], "fold", 8)
+    rbf = doc["methods"]["rbf"]
+    assert rbf["label"] == "RBF (cubic), mirror y folded"
+    assert rbf["eps"]["train"]["u"] < 1e-9  # a training sample's image is a fitted point: still exact
+    # by hand: the RBF of the folded samples at the folded test sources, reflected back
+    train, test = (dataset.load(tiny_data / f"{s}.h5") for s in ("train", "test"))
+    half = folded(train, ["y"])
+    q, flips = fold_params(test.params, ["y"])
+    assert flips.any() and (~flips).any()
+    by_hand = unfold(RBF().fit(half.params, half.u).predict(q), flips, ["y"])
+    assert rbf["eps"]["test"]["u"] == pytest.approx(epsilon(by_hand, test.u, ErrorSpec())["eps"], rel=1e-9)
+    images = json.loads(run(compose("baselines", args)).read_text())["methods"]["rbf"]
+    assert rbf["eps"]["test"]["u"] != pytest.approx(images["eps"]["test"]["u"])
+    with pytest.raises(ConfigError, match=r"mirror_mode=fold: .* but mirror=\[\] names none"):
+        run(compose("baselines", [*args, "mirror=[]", "mirror_mode=fold"]))
+    with pytest.raises(ConfigError, match=r"mirror_mode='half': allowed \['images', 'fold'\]"):
+        run(compose("baselines", [*args, "mirror_mode=half"]))

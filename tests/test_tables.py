@@ -209,3 +209,15 @@ def test_runs_fitted_to_mirror_images_get_the_mirrored_meter_as_reference_rows_t
     table = md.split("Test error on full displacement (eps, %)")[1].split("##")[0]
     assert "| *RBF (cubic)* | *1.04* |" in table and "| *RBF (cubic), mirror y* | *0.50* |" in table
     assert "Rows labelled 'mirror'" in md and "missing" not in md
+    # a folded run is read against the baselines folded alike, named apart from the images'
+    write_run(
+        tmp_path / "sweep", "conv2d", "basic", 1, data_fingerprint="abc", mirror=["y"], mirror_mode="fold", eps=eps
+    )
+    md = write_tables(tmp_path / "sweep", baselines=base).read_text()
+    assert "baselines_mirror_y_fold.json: missing" in md and "'mirror=['y']' mirror_mode=fold)" in md
+    folded = {"label": "RBF (cubic), mirror y folded", "eps": {"test": {"u": 0.0057, "v": 0.0166}}}
+    (tmp_path / "baselines_mirror_y_fold.json").write_text(json.dumps({**doc, "methods": {"rbf": folded}}))
+    md = write_tables(tmp_path / "sweep", baselines=base).read_text()
+    table = md.split("Test error on full displacement (eps, %)")[1].split("##")[0]
+    assert "| *RBF (cubic), mirror y* | *0.50* |" in table and "| *RBF (cubic), mirror y folded* | *0.57* |" in table
+    assert "'mirror .. folded'" in md and "missing" not in md
