@@ -22,8 +22,9 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from pipeline.artefacts import ConfigError, baselines_name, user_errors, write_json
+from pipeline.mirror import fold_axes, folded_predictor, network_split
 from pipeline.provenance import record
-from pipeline.runs import fold_axes, folded_predictor, load_data, network_split
+from pipeline.runs import load_data
 from pipeline.scoring import FittedPair, score_split
 from pipeline.validate import check_baselines
 from surrogate.losses import euler_residual_series

@@ -22,21 +22,9 @@ from omegaconf import DictConfig, OmegaConf
 from fe import dataset
 from pipeline.artefacts import METRICS, user_errors, write_json
 from pipeline.config import instantiate
+from pipeline.mirror import check_fold, fit_run_correction, fold_axes, network_split, run_predictor
 from pipeline.provenance import fingerprint, record
-from pipeline.runs import (
-    build_model,
-    check_fold,
-    fit_run_correction,
-    fold_axes,
-    geometry,
-    load_data,
-    model_spec,
-    network_split,
-    protocol,
-    regularization,
-    run_predictor,
-    train_spec,
-)
+from pipeline.runs import build_model, geometry, load_data, model_spec, protocol, regularization, train_spec
 from pipeline.scoring import SCORES, score_split
 from pipeline.validate import check_train
 from surrogate.losses import euler_residual_series

@@ -11,7 +11,8 @@ from fe.dataset import DatasetError
 from fe.symmetry import check_axes
 from pipeline.artefacts import ConfigError
 from pipeline.config import instantiate
-from pipeline.runs import MIRROR_MODES, regularization, train_spec
+from pipeline.mirror import MIRROR_MODES
+from pipeline.runs import regularization, train_spec
 from surrogate.metrics import ErrorSpec
 from surrogate.targets import TARGETS
 
