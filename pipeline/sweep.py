@@ -294,9 +294,12 @@ def _baselines(sweep: Sweep, path: str | Path | None) -> dict | None:
 def _add_mirrored(sweep: Sweep, path: Path, doc: dict, runs: list[dict]) -> None:
     """Runs fitted to mirror images too (``mirror``) are also read against baselines fitted to the same
     samples (``baselines_mirror_<axes>.json`` beside the meter): their methods join ``doc``'s as extra
-    reference rows, labelled with the mirror, or a problem says how to make them."""
-    kinds = {("".join(m.get("mirror") or []), m.get("mirror_mode") == "fold") for m in runs}
-    for axes, fold in sorted(kinds - {("", False)}):
+    reference rows, labelled with the mirror, or a problem says how to make them. Folded runs
+    (``mirror_mode=fold``) get the folded baselines and the images' as well: both use the symmetry at no
+    FE cost, and the images' RBF is the stronger of the two on u, so leaving it out would flatter them."""
+    mirrors = {"".join(m.get("mirror") or []) for m in runs} - {""}
+    folds = {"".join(m["mirror"]) for m in runs if m.get("mirror_mode") == "fold"}
+    for axes, fold in sorted({(a, False) for a in mirrors} | {(a, True) for a in folds}):
         other = path.with_name(baselines_name(list(axes), fold))
         if not other.is_file():
             mode = " mirror_mode=fold" if fold else ""

@@ -209,15 +209,18 @@ def test_runs_fitted_to_mirror_images_get_the_mirrored_meter_as_reference_rows_t
     table = md.split("Test error on full displacement (eps, %)")[1].split("##")[0]
     assert "| *RBF (cubic)* | *1.04* |" in table and "| *RBF (cubic), mirror y* | *0.50* |" in table
     assert "Rows labelled 'mirror'" in md and "missing" not in md
-    # a folded run is read against the baselines folded alike, named apart from the images'
+    # a sweep of folded runs only is read against the baselines folded alike, named apart from the
+    # images', and against the images' too (the stronger RBF on u: leaving it out would flatter the fold)
     write_run(
-        tmp_path / "sweep", "conv2d", "basic", 1, data_fingerprint="abc", mirror=["y"], mirror_mode="fold", eps=eps
+        tmp_path / "fold", "conv2d", "basic", 0, data_fingerprint="abc", mirror=["y"], mirror_mode="fold", eps=eps
     )
-    md = write_tables(tmp_path / "sweep", baselines=base).read_text()
+    md = write_tables(tmp_path / "fold", baselines=base).read_text()
     assert "baselines_mirror_y_fold.json: missing" in md and "'mirror=['y']' mirror_mode=fold)" in md
     folded = {"label": "RBF (cubic), mirror y folded", "eps": {"test": {"u": 0.0057, "v": 0.0166}}}
     (tmp_path / "baselines_mirror_y_fold.json").write_text(json.dumps({**doc, "methods": {"rbf": folded}}))
-    md = write_tables(tmp_path / "sweep", baselines=base).read_text()
+    md = write_tables(tmp_path / "fold", baselines=base).read_text()
     table = md.split("Test error on full displacement (eps, %)")[1].split("##")[0]
     assert "| *RBF (cubic), mirror y* | *0.50* |" in table and "| *RBF (cubic), mirror y folded* | *0.57* |" in table
     assert "'mirror .. folded'" in md and "missing" not in md
+    (tmp_path / "baselines_mirror_y.json").unlink()
+    assert "baselines_mirror_y.json: missing" in write_tables(tmp_path / "fold", baselines=base).read_text()
