@@ -176,9 +176,10 @@ study-short-cos-lbfgs: $(STAMP) ## docs/results/small-short_cos_lbfgs: study-sho
 		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=results/sweeps/$(SCL)
 	$(call finish_study,results/sweeps/$(SCL),docs/results/$(SCL))
 
-study-mirror: $(STAMP) ## docs/results/small-mirror_y: MIRROR_MODELS / Basic x SEEDS at short_cos + 1000 L-BFGS iterations, fitted to the training samples and their mirror images across y (mirror=[y]), with the mirrored meter (Conv2D ~30 min per run on one core); MIRROR_MODE=fold: folded instead, network and meter (small-mirror_y-fold, ~15 min)
+study-mirror: $(STAMP) ## docs/results/small-mirror_y: MIRROR_MODELS / Basic x SEEDS at short_cos + 1000 L-BFGS iterations, fitted to the training samples and their mirror images across y (mirror=[y]), with the mirrored meter (Conv2D ~30 min per run on one core); MIRROR_MODE=fold: folded instead, network and meter, read against both meters (small-mirror_y-fold, ~15 min)
 	$(small_data)
-	$(PY) -m pipeline.baselines mirror=[y] mirror_mode=$(MIRROR_MODE) progress=false
+	$(PY) -m pipeline.baselines mirror=[y] progress=false
+	$(if $(filter fold,$(MIRROR_MODE)),$(PY) -m pipeline.baselines mirror=[y] mirror_mode=fold progress=false)
 	$(PY) -m pipeline.train -m model=$(MIRROR_MODELS) seed=$(SEEDS) train=short_cos train.lbfgs_iters=1000 'mirror=[y]' \
 		mirror_mode=$(MIRROR_MODE) hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false \
 		hydra.sweep.dir=results/sweeps/$(MIRROR_STUDY)
