@@ -30,7 +30,11 @@ MIRROR_MODELS ?= conv2d
 # how study-mirror uses the mirror: images (fitted to the samples and their images) or fold (fitted to the
 # samples folded to ys >= 0, predicting by reflection: the plain run's work); fold writes small-mirror_y-fold
 MIRROR_MODE ?= images
-MIRROR_STUDY = small-mirror_y$(if $(filter fold,$(MIRROR_MODE)),-fold)
+# extra overrides of study-mirror's runs (e.g. MIRROR_ARGS='+width=x4 ++model.lr_max=1e-3'; ++ sets a key a model's config may lack) and the suffix of
+# their folder (MIRROR_TAG=-conv2_5db-x4 writes small-mirror_y-fold-conv2_5db-x4), so a variant keeps its own tables
+MIRROR_ARGS ?=
+MIRROR_TAG ?=
+MIRROR_STUDY = small-mirror_y$(if $(filter fold,$(MIRROR_MODE)),-fold)$(MIRROR_TAG)
 # the cell that hull.md sets every other cell and baseline against, test sample by test sample (<model>-<reg>;
 # empty: no such table); the short_cos studies default to Conv3D when they train it
 HULL_REF ?=
@@ -182,7 +186,7 @@ study-mirror: $(STAMP) ## docs/results/small-mirror_y: MIRROR_MODELS / Basic x S
 	$(if $(filter fold,$(MIRROR_MODE)),$(PY) -m pipeline.baselines mirror=[y] mirror_mode=fold progress=false)
 	$(PY) -m pipeline.train -m model=$(MIRROR_MODELS) seed=$(SEEDS) train=short_cos train.lbfgs_iters=1000 'mirror=[y]' \
 		mirror_mode=$(MIRROR_MODE) hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false \
-		hydra.sweep.dir=results/sweeps/$(MIRROR_STUDY)
+		$(MIRROR_ARGS) hydra.sweep.dir=results/sweeps/$(MIRROR_STUDY)
 	$(call finish_study,results/sweeps/$(MIRROR_STUDY),docs/results/$(MIRROR_STUDY))
 
 study-short: $(STAMP) ## docs/results/small-short: 3D family x REGS (basic,bn) at the paper's short protocol (SEEDS=0: ~1.5 h on 2 cores)
