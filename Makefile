@@ -180,7 +180,7 @@ study-short-cos-lbfgs: $(STAMP) ## docs/results/small-short_cos_lbfgs: study-sho
 		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=results/sweeps/$(SCL)
 	$(call finish_study,results/sweeps/$(SCL),docs/results/$(SCL))
 
-study-mirror: $(STAMP) ## docs/results/small-mirror_y: MIRROR_MODELS / Basic x SEEDS at short_cos + 1000 L-BFGS iterations, fitted to the training samples and their mirror images across y (mirror=[y]), with the mirrored meter (Conv2D ~30 min per run on one core); MIRROR_MODE=fold: folded instead, network and meter, read against both meters (small-mirror_y-fold, ~15 min)
+study-mirror: $(STAMP) ## docs/results/small-mirror_y: MIRROR_MODELS / Basic x SEEDS at short_cos + 1000 L-BFGS iterations, fitted to the training samples and their mirror images across y (mirror=[y]), with the mirrored meter (Conv2D ~30 min per run on one core); MIRROR_MODE=fold: folded instead, network and meter, read against both meters (small-mirror_y-fold, ~15 min); MIRROR_ARGS / MIRROR_TAG: a variant's overrides and folder suffix
 	$(small_data)
 	$(PY) -m pipeline.baselines mirror=[y] progress=false
 	$(if $(filter fold,$(MIRROR_MODE)),$(PY) -m pipeline.baselines mirror=[y] mirror_mode=fold progress=false)

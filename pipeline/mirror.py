@@ -104,7 +104,7 @@ def fit_run_correction(
     ``mirror_mode=fold`` the samples folded (then ``fix`` comes back wrapped in a
     :class:`FoldedCorrection`). Returns the correction to apply and the run's predictions on ``train``
     (``on_train``: those predictions when the caller has them, used when the fit is on ``train`` itself)."""
-    axes, fit_set = fold_axes(cfg), network_split(cfg, train)  # the training samples first, images after
+    axes, fit_set = fold_axes(cfg), network_split(cfg, train)  # images: the samples first, their images after
     fitted = on_train if on_train is not None and fit_set is train else predict(fit_set.params)
     fit_correction(fix, fitted, target, fit_set)
     n = train.params.shape[0]
