@@ -38,10 +38,30 @@ def mirror_tag(mirror: list[str], fold: bool = False) -> str:
     return f"mirror_{''.join(mirror)}" + ("_fold" if fold else "")
 
 
+def mirror_variants(records: list) -> list[tuple[str, bool]]:
+    """The mirrored baselines that runs with these configs or metrics (``mirror``, ``mirror_mode``) are
+    read against, as (axes, fold): the images' for every mirror, and for folded runs the folded
+    baselines too (the images' RBF is the stronger on u: leaving it out would flatter a folded run)."""
+    mirrors = {"".join(r.get("mirror") or []) for r in records} - {""}
+    folds = {"".join(r.get("mirror") or []) for r in records if r.get("mirror_mode") == "fold"} - {""}
+    return sorted({(a, False) for a in mirrors} | {(a, True) for a in folds})
+
+
+def missing_mirrored(path: Path, axes: list[str], fold: bool) -> str:
+    """The problem line of a mirrored baselines file that runs need and nobody made, with its command."""
+    mode = " mirror_mode=fold" if fold else ""
+    return (
+        f"{path}: missing; runs fitted with mirror={axes}{mode} have no reference rows fitted to the "
+        f"same samples (python -m pipeline.baselines 'mirror={axes}'{mode})"
+    )
+
+
 __all__ = [
     "BASELINES",
     "baselines_name",
     "mirror_tag",
+    "mirror_variants",
+    "missing_mirrored",
     "CHECKPOINT",
     "EXAMPLE",
     "METRICS",

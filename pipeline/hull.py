@@ -20,7 +20,19 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from fe import dataset
-from pipeline.artefacts import BASELINES, RunError, check_data, user_errors, write_json, write_text
+from pipeline.artefacts import (
+    BASELINES,
+    RunError,
+    baselines_name,
+    check_data,
+    mirror_tag,
+    mirror_variants,
+    missing_mirrored,
+    user_errors,
+    write_json,
+    write_text,
+)
+from pipeline.mirror import fold_axes, folded_predictor, network_split
 from pipeline.provenance import record
 from pipeline.runs import cell_identity, cells, load_splits
 from pipeline.scoring import FittedPair
@@ -76,20 +88,40 @@ def versus(mine: dict, theirs: dict, groups: dict[str, np.ndarray]) -> dict:
 def baseline_scores(
     path: Path, train: dataset.Dataset, test: dataset.Dataset, inside: np.ndarray, spec: ErrorSpec, targets: set[str]
 ) -> dict:
-    """The methods of ``baselines.json`` at ``path``, refitted on ``train`` with their recorded config,
-    scored on each of the runs' ``targets``: the full field, or its trace on the boundary loop."""
+    """The methods of ``baselines.json`` at ``path``, refitted on ``train`` with their recorded config
+    (the mirrored meters on the samples and their images, or folded and answering by reflection, as
+    ``pipeline.baselines`` fitted them), scored on each of the runs' ``targets``: the full field, or its
+    trace on the boundary loop. A mirrored file's methods are keyed and labelled with its mirror."""
     doc = json.loads(path.read_text())
     check_data(f"baselines {path}", doc.get("data_fingerprint"), train.attrs.get("fingerprint"), train.path)
-    methods = OmegaConf.create(doc["config"]).methods
+    made = OmegaConf.create(doc["config"])
+    fit_set, fold, mirror = network_split(made, train), fold_axes(made), list(made.get("mirror") or [])
+    suffix = f"_{mirror_tag(mirror, bool(fold))}" if mirror else ""
+    tag = f", mirror {' '.join(mirror)}" + (" folded" if fold else "") if mirror else ""
     out = {}
-    for name, method in methods.items():
-        pair = FittedPair(method, train)
-        pred = pair.predict(test.params)
-        out[str(name)] = {"label": pair.label, "by_target": {}, "per_sample": {}}
+    for name, method in made.methods.items():
+        pair = FittedPair(method, fit_set)
+        pred = (folded_predictor(pair.predict, fold) if fold else pair.predict)(test.params)
+        key = f"{name}{suffix}"
+        out[key] = {"label": pair.label + tag, "by_target": {}, "per_sample": {}}
         for t in map(target, sorted(targets)):
             mine = pred if t.full_field else tuple(FIELD.trace(p, test.boundary_index) for p in pred)
-            out[str(name)]["by_target"][t.name] = split_scores(mine, t.arrays(test), inside, spec)
-            out[str(name)]["per_sample"][t.name] = per_sample([mine], t.arrays(test), spec)
+            out[key]["by_target"][t.name] = split_scores(mine, t.arrays(test), inside, spec)
+            out[key]["per_sample"][t.name] = per_sample([mine], t.arrays(test), spec)
+    return out
+
+
+def mirrored_scores(path: Path, runs: list, problems: list[str], *args) -> dict:
+    """The baselines fitted to the same samples as mirrored or folded runs (``mirror_variants``), from
+    the files beside the meter at ``path``, scored as :func:`baseline_scores` (``*args``); a missing file
+    is a named problem."""
+    out = {}
+    for axes, fold in mirror_variants([r.cfg for r in runs]):
+        other = path.with_name(baselines_name(list(axes), fold))
+        if other.is_file():
+            out.update(baseline_scores(other, *args))
+        else:
+            problems.append(missing_mirrored(other, list(axes), fold))
     return out
 
 
@@ -141,6 +173,10 @@ def run(cfg: DictConfig) -> Path:
         problems.append(
             f"{path}: no baselines.json, no reference rows (python -m pipeline.baselines data={first.cfg.data})"
         )
+    else:
+        members = [m for ms in groups.values() for m in ms]
+        targets = {c["target"] for c in out_cells.values()}
+        baselines.update(mirrored_scores(path, members, problems, train, test, inside, spec, targets))
     comparison = compare(cfg.hull.reference, out_cells, baselines, inside, test.params[:, 0])
     meta = record(
         OmegaConf.to_yaml(cfg.hull), {"hull": OmegaConf.to_container(cfg.hull, resolve=True), "runs": sorted(out_cells)}

@@ -14,7 +14,18 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from pipeline.artefacts import BASELINES, ENSEMBLES, SUBMODEL, RunError, baselines_name, mirror_tag, short, shown
+from pipeline.artefacts import (
+    BASELINES,
+    ENSEMBLES,
+    SUBMODEL,
+    RunError,
+    baselines_name,
+    mirror_tag,
+    mirror_variants,
+    missing_mirrored,
+    short,
+    shown,
+)
 from pipeline.records import load as load_records
 from pipeline.runs import read_metrics, run_dirs
 from surrogate.targets import target
@@ -295,18 +306,11 @@ def _add_mirrored(sweep: Sweep, path: Path, doc: dict, runs: list[dict]) -> None
     """Runs fitted to mirror images too (``mirror``) are also read against baselines fitted to the same
     samples (``baselines_mirror_<axes>.json`` beside the meter): their methods join ``doc``'s as extra
     reference rows, labelled with the mirror, or a problem says how to make them. Folded runs
-    (``mirror_mode=fold``) get the folded baselines and the images' as well: both use the symmetry at no
-    FE cost, and the images' RBF is the stronger of the two on u, so leaving it out would flatter them."""
-    mirrors = {"".join(m.get("mirror") or []) for m in runs} - {""}
-    folds = {"".join(m["mirror"]) for m in runs if m.get("mirror_mode") == "fold"}
-    for axes, fold in sorted({(a, False) for a in mirrors} | {(a, True) for a in folds}):
+    (``mirror_mode=fold``) get the folded baselines and the images' as well (``mirror_variants``)."""
+    for axes, fold in mirror_variants(runs):
         other = path.with_name(baselines_name(list(axes), fold))
         if not other.is_file():
-            mode = " mirror_mode=fold" if fold else ""
-            sweep.problems.append(
-                f"{other}: missing; runs fitted with mirror={list(axes)}{mode} have no reference rows fitted to the "
-                f"same samples (python -m pipeline.baselines 'mirror={list(axes)}'{mode})"
-            )
+            sweep.problems.append(missing_mirrored(other, list(axes), fold))
             continue
         if (extra := _same_data(sweep, other, "mirrored baseline rows", "pipeline.baselines")) is not None:
             tag = mirror_tag(list(axes), fold)

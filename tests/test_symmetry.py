@@ -232,3 +232,38 @@ def test_the_folded_meter_is_fitted_to_the_samples_folded_and_answers_by_reflect
         run(compose("baselines", [*args, "mirror=[]", "mirror_mode=fold"]))
     with pytest.raises(ConfigError, match=r"mirror_mode='half': allowed \['images', 'fold'\]"):
         run(compose("baselines", [*args, "mirror_mode=half"]))
+
+
+def test_the_hull_stage_reads_a_folded_run_against_the_meters_fitted_to_the_same_samples(base, tiny_data, tmp_path):
+    from pipeline.baselines import run as baselines_stage
+    from pipeline.hull import run as hull_stage
+
+    train_run(compose("train", [*base, "mirror=[y]", "mirror_mode=fold"]), tmp_path / "sweep" / "conv2d-basic-s0")
+    args = [f"paths.data_dir={tiny_data.parent}", f"data={tiny_data.name}", f"out={tmp_path / 'b'}", "progress=false"]
+    args += ["zoom=false", "~methods.zero", "~methods.pod_rbf", "~methods.nearest"]
+    plain = baselines_stage(compose("baselines", args))
+    hull = [*base[:3], f"target={tmp_path / 'sweep'}", f"hull.baselines={plain}", f"hull.out={tmp_path / 'h'}"]
+    doc = json.loads(hull_stage(compose("hull", hull)).read_text())
+    # without the folded and the images' meters the stage says which commands make them
+    assert set(doc["baselines"]) == {"rbf"}
+    assert any("baselines_mirror_y_fold.json: missing" in p and "mirror_mode=fold)" in p for p in doc["problems"])
+    assert any("baselines_mirror_y.json: missing" in p for p in doc["problems"])
+    recorded = {}
+    for mode in ("images", "fold"):
+        path = baselines_stage(compose("baselines", [*args, "mirror=[y]", f"mirror_mode={mode}"]))
+        recorded[path.stem] = json.loads(path.read_text())["methods"]["rbf"]
+    doc = json.loads(hull_stage(compose("hull", hull)).read_text())
+    assert doc["problems"] == []
+    rows = doc["baselines"]
+    assert rows["rbf_mirror_y_fold"]["label"] == "RBF (cubic), mirror y folded"
+    assert rows["rbf_mirror_y"]["label"] == "RBF (cubic), mirror y"
+    # each refitted as the baselines stage fitted it: its test eps over all samples is the recorded one
+    for key, stem in (("rbf_mirror_y", "baselines_mirror_y"), ("rbf_mirror_y_fold", "baselines_mirror_y_fold")):
+        for f in "uv":
+            assert rows[key]["by_target"]["field"]["all"][f] == pytest.approx(
+                recorded[stem]["eps"]["test"][f], rel=1e-9
+            )
+    assert rows["rbf_mirror_y_fold"]["by_target"]["field"]["all"]["u"] != pytest.approx(
+        rows["rbf"]["by_target"]["field"]["all"]["u"]
+    )
+    assert "| *RBF (cubic), mirror y folded* | - | field |" in (tmp_path / "h" / "hull.md").read_text()
