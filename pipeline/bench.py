@@ -1,6 +1,6 @@
 """``make bench``: print the benchmark figures (and ratios measured in the same run).
 
-``python -m pipeline.bench [fe|surrogate|factors|activation|surrogate3d|widths|compile ...]``; with no
+``python -m pipeline.bench [fe|surrogate|factors|activation|surrogate3d|widths|loop|compile ...]``; with no
 argument every section runs but ``compile`` (opt-in: it compiles five models, minutes).
 """
 
@@ -18,9 +18,10 @@ SECTIONS = {
     "activation": ("bench_activation", "bench", "report"),
     "compile": ("bench_compile", "bench", "report"),
     "widths": ("bench_widths", "bench", "report"),
+    "loop": ("bench_loop", "bench", "report"),
 }
 # compile is opt-in: it compiles five models (minutes)
-DEFAULT = ("fe", "surrogate", "factors", "activation", "surrogate3d", "widths")
+DEFAULT = ("fe", "surrogate", "factors", "activation", "surrogate3d", "widths", "loop")
 
 
 def main(argv: list[str]) -> None:

@@ -98,16 +98,24 @@ def machine_limits(rounds: int = 7) -> dict[str, float]:
 
 
 def bench_trainer(
-    name: str, reg: str, geom: Geometry, tmp: Path, compile: bool = False, overrides: tuple[str, ...] = ()
+    name: str,
+    reg: str,
+    geom: Geometry,
+    tmp: Path,
+    compile: bool = False,
+    overrides: tuple[str, ...] = (),
+    samples: int | None = None,
 ) -> Trainer:
-    """The training stage's own ``Trainer`` on random data of the preset's shape (one batch), at the
-    paper's `short` protocol (batch 10, lr 1e-3: the grid the estimate is for), not the laptop default."""
+    """The training stage's own ``Trainer`` on random data of the preset's shape (``samples``, default
+    one batch), at the paper's `short` protocol (batch 10, lr 1e-3: the grid the estimate is for), not
+    the laptop default."""
     cfg = compose("train", ["train=short", f"model={name}", f"reg={reg}", *overrides])
     model = build_model(cfg, geom)
     spec = train_spec(cfg)
+    n = samples or spec.batch_size
     rng = np.random.default_rng(0)
-    u, v = (rng.standard_normal((spec.batch_size, geom.n_times, *model.space)).astype(np.float32) for _ in range(2))
-    p = rng.random((spec.batch_size, 1 + len(geom.field_axes)))
+    u, v = (rng.standard_normal((n, geom.n_times, *model.space)).astype(np.float32) for _ in range(2))
+    p = rng.random((n, 1 + len(geom.field_axes)))
     return Trainer(model, spec, regularization(cfg), p, u, v, 0.0625, tmp, {}, 0, torch.device("cpu"), compile=compile)
 
 

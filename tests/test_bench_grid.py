@@ -133,3 +133,17 @@ def test_surrogate_bench_verdicts_check_the_targets_on_the_basic_cells():
         "no model below 20% of peak: lowest Conv2.5Db/SL 5% FAIL",
         "2.5Db layer within 2.0x of its roofline: 1.7x PASS",
     ]
+
+
+def test_the_loop_bench_sets_one_epoch_against_as_many_bare_steps_and_checks_the_overhead():
+    from pipeline.bench_loop import LOOP_OVERHEAD, bench, report
+    from surrogate.models import Geometry
+
+    out = bench(rounds=1, models=("conv2d",), geom=Geometry(9, 9, 9, 32))
+    m = out["models"]["conv2d"]
+    assert out["samples"] == 100 and m["steps_per_epoch"] == 10  # 100 samples in batches of `short`'s 10
+    assert m["epoch_s"] > 0 and m["ratio"] == pytest.approx(m["epoch_s"] / m["steps_s"])
+    fake = {"threads": 1, "samples": 100, "models": {"a": {**m, "label": "A", "ratio": LOOP_OVERHEAD + 0.01}}}
+    assert report(fake).endswith("FAIL") and "worst A 1.11x" in report(fake)
+    fake["models"]["a"]["ratio"] = 1.0
+    assert report(fake).endswith("PASS")
