@@ -36,10 +36,11 @@ MIRROR_ARGS ?=
 MIRROR_TAG ?=
 MIRROR_STUDY = small-mirror_y$(if $(filter fold,$(MIRROR_MODE)),-fold)$(MIRROR_TAG)
 # the cell that hull.md sets every other cell and baseline against, test sample by test sample (<model>-<reg>;
-# empty: no such table); the short_cos studies default to Conv3D when they train it
+# empty: no such table); the short_cos and mirror studies default to Conv3D when they train it
 HULL_REF ?=
 study-short-cos: HULL_REF = conv3d-basic
 study-short-cos-lbfgs: HULL_REF = $(if $(filter conv3d,$(subst $(comma), ,$(SCL_MODELS))),conv3d-basic)
+study-mirror: HULL_REF = $(if $(filter conv3d,$(subst $(comma), ,$(MIRROR_MODELS))),conv3d-basic)
 # study-short-cos-lbfgs's folders: small-short_cos_lbfgs for the committed 600 iterations, ..._lbfgs<N> otherwise
 SCL_MODELS ?= conv2_5db,conv2_5d,conv2d,conv3d
 SCL := small-short_cos_lbfgs$(if $(filter 600,$(LBFGS)),,$(LBFGS))

@@ -29,3 +29,34 @@ def test_seed_checkpoints_copies_finished_runs_only_and_never_overwrites(tmp_pat
     assert seeded == ["x-s0/checkpoint.pt", "x-s3/checkpoint.pt"]
     assert (tmp_path / "b" / "x-s0" / "checkpoint.pt").read_text() == "x-s0/checkpoint.pt"
     assert (tmp_path / "b" / "x-s3" / "checkpoint.pt").read_text() == "resumed there"
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs GNU make")
+@pytest.mark.parametrize(
+    ("target", "variables", "reference"),
+    [
+        ("study-mirror", ["MIRROR_MODE=fold", "MIRROR_MODELS=conv2d,conv3d"], "hull.reference=conv3d-basic"),
+        ("study-mirror", ["MIRROR_MODE=fold", "MIRROR_MODELS=conv2d"], None),
+        ("study-short-cos-lbfgs", ["SCL_MODELS=conv3d"], "hull.reference=conv3d-basic"),
+        (
+            "study-mirror",
+            ["MIRROR_MODELS=conv3d", "HULL_REF=conv2d-basic"],
+            "hull.reference=conv2d-basic",
+        ),  # the user's
+    ],
+)
+def test_the_studies_set_their_hull_reference_to_conv3d_when_they_train_it(target, variables, reference):
+    """The hull stage's per-sample table is set against Conv3D where a study trains it, and absent otherwise."""
+    out = subprocess.run(
+        ["make", "-n", "-f", str(MAKEFILE), target, *variables],
+        cwd=MAKEFILE.parent,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    hull = [line for line in out.splitlines() if "-m pipeline.hull" in line]
+    assert len(hull) == 1
+    if reference is None:
+        assert "hull.reference" not in hull[0]
+    else:
+        assert reference in hull[0]
