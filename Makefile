@@ -279,7 +279,7 @@ lint: $(STAMP) ## ruff check and format check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-bench: $(STAMP) ## benchmarks, every section (ARGS=<section ...> for some: fe surrogate factors activation surrogate3d widths loop; compile is opt-in)
+bench: $(STAMP) ## benchmarks, every section (ARGS=<section ...> for some: fe surrogate factors activation surrogate3d widths loop share; compile is opt-in)
 	$(PY) -m pipeline.bench $(ARGS)
 
 clean: ## remove caches and Hydra logs (keeps data/, results/ and .venv)

@@ -1,6 +1,6 @@
 """``make bench``: print the benchmark figures (and ratios measured in the same run).
 
-``python -m pipeline.bench [fe|surrogate|factors|activation|surrogate3d|widths|loop|compile ...]``; with no
+``python -m pipeline.bench [fe|surrogate|factors|activation|surrogate3d|widths|loop|share|compile ...]``; with no
 argument every section runs but ``compile`` (opt-in: it compiles five models, minutes).
 """
 
@@ -19,9 +19,10 @@ SECTIONS = {
     "compile": ("bench_compile", "bench", "report"),
     "widths": ("bench_widths", "bench", "report"),
     "loop": ("bench_loop", "bench", "report"),
+    "share": ("bench_share", "bench", "report"),
 }
 # compile is opt-in: it compiles five models (minutes)
-DEFAULT = ("fe", "surrogate", "factors", "activation", "surrogate3d", "widths", "loop")
+DEFAULT = ("fe", "surrogate", "factors", "activation", "surrogate3d", "widths", "loop", "share")
 
 
 def main(argv: list[str]) -> None:

@@ -147,3 +147,17 @@ def test_the_loop_bench_sets_one_epoch_against_as_many_bare_steps_and_checks_the
     assert report(fake).endswith("FAIL") and "worst A 1.11x" in report(fake)
     fake["models"]["a"]["ratio"] = 1.0
     assert report(fake).endswith("PASS")
+
+
+def test_the_sharing_bench_times_each_model_alone_side_by_side_and_threaded_in_worker_processes():
+    from pipeline.bench_share import bench, derive, report
+    from surrogate.models import Geometry
+
+    out = bench(rounds=1, steps=1, models=("conv2d",), cores=2, geometry=Geometry(9, 9, 9, 32))
+    m = out["models"]["conv2d"]
+    assert out["cores"] == 2 and all(m[f"{k}_s"] > 0 for k in ("alone", "side_by_side", "threaded"))
+    assert "| conv2d |" in report(out)
+    # by hand: 2 jobs of 0.3 s steps finish 2 / 0.3 steps per second, one 2-thread job 1 / 0.125
+    d = derive({"alone": 0.2, "side_by_side": 0.3, "threaded": 0.125}, 2)
+    assert d["slowdown"] == pytest.approx(1.5) and d["thread_speedup"] == pytest.approx(1.6)
+    assert d["jobs_over_threads"] == pytest.approx((2 / 0.3) / (1 / 0.125))
