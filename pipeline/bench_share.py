@@ -18,6 +18,7 @@ filling the cores finishes a grid first. Meaningful on an otherwise idle machine
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import statistics
@@ -84,7 +85,8 @@ def bench(
                 times[m]["threaded"].append(pipes[0].recv())
     finally:
         for p in pipes:
-            p.send(None)
+            with contextlib.suppress(OSError):  # a worker that died already: its error is the one to see
+                p.send(None)
         for proc in procs:
             proc.join(timeout=30)
     out: dict = {"cores": cores, "rounds": rounds, "steps": steps, "models": {}}
