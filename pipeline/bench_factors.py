@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from pipeline.bench_surrogate import median_times
+from pipeline.bench_surrogate import median_pairs
 from surrogate.decomposed import convolve
 
 GRID = (33, 17, 17)
@@ -43,10 +43,8 @@ def bench(rounds: int = 11) -> dict:
 
         for step in (plain, fast):
             step()  # warm up oneDNN's kernel choice
-        steps[f"{name}|plain"], steps[f"{name}|fast"] = plain, fast
-    for key, t in median_times(steps, rounds).items():
-        name, kind = key.split("|")
-        out["factors"].setdefault(name, {})[f"{kind}_s"] = t
+        steps[name, "plain"], steps[name, "fast"] = plain, fast
+    out["factors"] = median_pairs(steps, rounds)
     for r in out["factors"].values():
         r["speedup"] = r["plain_s"] / r["fast_s"]
     return out

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from pipeline.bench_surrogate import bench_trainer, default_geometry, median_times, train_step
+from pipeline.bench_surrogate import bench_trainer, default_geometry, median_pairs, train_step
 from surrogate.models import Geometry
 from surrogate.training import Trainer
 
@@ -44,11 +44,10 @@ def bench(rounds: int = 5, models: tuple[str, ...] = MODELS, geom: Geometry | No
                     s()
 
             epoch(), steps()  # warm-up: the allocator and oneDNN's kernel choice
-            runs[f"{name}|epoch"], runs[f"{name}|steps"] = epoch, steps
+            runs[name, "epoch"], runs[name, "steps"] = epoch, steps
             out["models"][name] = {"label": trainer.model.label, "steps_per_epoch": n_steps}
-        for key, t in median_times(runs, rounds).items():
-            name, kind = key.split("|")
-            out["models"][name][f"{kind}_s"] = t
+        for name, times in median_pairs(runs, rounds).items():
+            out["models"][name].update(times)
     for m in out["models"].values():
         m["ratio"] = m["epoch_s"] / m["steps_s"]
     return out

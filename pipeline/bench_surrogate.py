@@ -82,6 +82,14 @@ def median_times(steps: dict[str, Callable[[], None]], rounds: int) -> dict[str,
     return {k: statistics.median(v) for k, v in times.items()}
 
 
+def median_pairs(steps: dict[tuple[str, str], Callable[[], None]], rounds: int) -> dict[str, dict[str, float]]:
+    """``median_times`` of steps keyed (name, kind), as {name: {"<kind>_s": seconds}}: the arms of an A/B."""
+    out: dict[str, dict[str, float]] = {}
+    for (name, kind), t in median_times(steps, rounds).items():
+        out.setdefault(name, {})[f"{kind}_s"] = t
+    return out
+
+
 def flops(step: Callable[[], None]) -> int:
     with FlopCounterMode(display=False) as counter:
         step()
