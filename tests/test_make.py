@@ -38,15 +38,12 @@ def test_seed_checkpoints_copies_finished_runs_only_and_never_overwrites(tmp_pat
         ("study-mirror", ["MIRROR_MODE=fold", "MIRROR_MODELS=conv2d,conv3d"], "hull.reference=conv3d-basic"),
         ("study-mirror", ["MIRROR_MODE=fold", "MIRROR_MODELS=conv2d"], None),
         ("study-short-cos-lbfgs", ["SCL_MODELS=conv3d"], "hull.reference=conv3d-basic"),
-        (
-            "study-mirror",
-            ["MIRROR_MODELS=conv3d", "HULL_REF=conv2d-basic"],
-            "hull.reference=conv2d-basic",
-        ),  # the user's
+        ("study-mirror", ["MIRROR_MODELS=conv3d", "HULL_REF=conv2d-basic"], "hull.reference=conv2d-basic"),
     ],
 )
 def test_the_studies_set_their_hull_reference_to_conv3d_when_they_train_it(target, variables, reference):
-    """The hull stage's per-sample table is set against Conv3D where a study trains it, and absent otherwise."""
+    """The hull stage's per-sample table is set against Conv3D where a study trains it, absent otherwise,
+    and a HULL_REF given on the command line wins."""
     out = subprocess.run(
         ["make", "-n", "-f", str(MAKEFILE), target, *variables],
         cwd=MAKEFILE.parent,
