@@ -22,10 +22,10 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from pipeline.artefacts import ConfigError, baselines_name, user_errors, write_json
-from pipeline.mirror import fold_axes, folded_predictor, network_split
+from pipeline.mirror import fitted_baselines, fold_axes
 from pipeline.provenance import record
 from pipeline.runs import load_data
-from pipeline.scoring import FittedPair, score_split
+from pipeline.scoring import score_split
 from pipeline.validate import check_baselines
 from surrogate.losses import euler_residual_series
 from surrogate.metrics import ErrorSpec
@@ -53,13 +53,11 @@ def run(cfg: DictConfig) -> Path:
         context = DataContext(train.path.parent, splits)  # the splits already loaded
     results: dict = {}
     mirror, fold = list(cfg.mirror), fold_axes(cfg)
-    # mirror=[..]: the training samples and their mirror images; with mirror_mode=fold, the samples folded
-    fit_set = network_split(cfg, train)
+    fitted = 0  # the samples fitted: mirror=[..] adds the images; mirror_mode=fold folds them instead
     tag = f", mirror {' '.join(mirror)}" + (" folded" if fold else "") if mirror else ""
-    for name, method in cfg.methods.items():
-        pair = FittedPair(method, fit_set)
-        predictor = folded_predictor(pair.predict, fold) if fold else pair.predict
+    for name, pair, predictor in fitted_baselines(cfg, train):
         res: dict = {"label": pair.label + tag, "fit_seconds": pair.fit_seconds}
+        fitted = pair.n_fitted
         for split, ds in splits.items():
             pred = predictor(ds.params)  # once per split: scored, then its traces drive the zoom
             scores = score_split(*pred, ds, FIELD, spec, v_sigma)
@@ -97,7 +95,7 @@ def run(cfg: DictConfig) -> Path:
         "eps_definition": spec.caption(),
         "mirror": mirror,  # axes whose mirror images joined the training samples (fe/symmetry.py)
         "mirror_mode": "fold" if fold else "images",  # fold: the samples folded across them instead
-        "fitted_samples": int(fit_set.params.shape[0]),
+        "fitted_samples": fitted,
         "reference_euler_residual": {s: euler_residual_series(ds.u, ds.v, dt, v_sigma) for s, ds in splits.items()},
         "methods": results,
         **{k: meta[k] for k in ("fingerprint", "versions", "git_revision", "created", "config")},

@@ -32,10 +32,9 @@ from pipeline.artefacts import (
     write_json,
     write_text,
 )
-from pipeline.mirror import fold_axes, folded_predictor, network_split
+from pipeline.mirror import fitted_baselines, fold_axes
 from pipeline.provenance import record
 from pipeline.runs import cell_identity, cells, load_splits
-from pipeline.scoring import FittedPair
 from pipeline.sweep import Stat
 from pipeline.validate import check_hull
 from surrogate.metrics import ErrorSpec, epsilon_per_sample, epsilon_where, inside_hull
@@ -95,15 +94,14 @@ def baseline_scores(
     doc = json.loads(path.read_text())
     check_data(f"baselines {path}", doc.get("data_fingerprint"), train.attrs.get("fingerprint"), train.path)
     made = OmegaConf.create(doc["config"])
-    fit_set, fold, mirror = network_split(made, train), fold_axes(made), list(made.get("mirror") or [])
-    suffix = f"_{mirror_tag(mirror, bool(fold))}" if mirror else ""
-    tag = f", mirror {' '.join(mirror)}" + (" folded" if fold else "") if mirror else ""
+    mirror = list(made.get("mirror") or [])
+    suffix = f"_{mirror_tag(mirror, bool(fold_axes(made)))}" if mirror else ""
     out = {}
-    for name, method in made.methods.items():
-        pair = FittedPair(method, fit_set)
-        pred = (folded_predictor(pair.predict, fold) if fold else pair.predict)(test.params)
+    for name, pair, predictor in fitted_baselines(made, train):
+        pred = predictor(test.params)
         key = f"{name}{suffix}"
-        out[key] = {"label": pair.label + tag, "by_target": {}, "per_sample": {}}
+        label = doc["methods"].get(name, {}).get("label", pair.label)  # as recorded: with its mirror
+        out[key] = {"label": label, "by_target": {}, "per_sample": {}}
         for t in map(target, sorted(targets)):
             mine = pred if t.full_field else tuple(FIELD.trace(p, test.boundary_index) for p in pred)
             out[key]["by_target"][t.name] = split_scores(mine, t.arrays(test), inside, spec)

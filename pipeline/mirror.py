@@ -4,7 +4,7 @@ back. Shared by the training stage, the later stages that reload a run, and the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 
 import numpy as np
@@ -14,7 +14,7 @@ from omegaconf import DictConfig
 from fe import dataset
 from fe.symmetry import fold_params, folded, mirrored, unfold
 from pipeline.artefacts import ConfigError
-from pipeline.scoring import fit_correction
+from pipeline.scoring import FittedPair, fit_correction
 from surrogate.models import TwoFieldSurrogate
 from surrogate.training import Scalers, predict
 
@@ -62,6 +62,17 @@ def run_predictor(cfg: DictConfig, model: TwoFieldSurrogate, scalers: Scalers, d
     plain = partial(predict, model, scalers, device=device)
     axes = check_fold(cfg, model)
     return folded_predictor(plain, axes) if axes else plain
+
+
+def fitted_baselines(cfg: DictConfig, train: dataset.Dataset) -> Iterator[tuple[str, FittedPair, Predictor]]:
+    """Each baseline of ``cfg.methods`` fitted as ``pipeline.baselines`` fits it for ``cfg`` (``mirror``,
+    ``mirror_mode``): to ``network_split`` of ``train`` (made once), answering through
+    ``folded_predictor`` when folded; as (name, fitted pair, its predictor). The hull stage refits a
+    baselines file with it from the config the file records."""
+    axes, fit_set = fold_axes(cfg), network_split(cfg, train)
+    for name, method in cfg.methods.items():
+        pair = FittedPair(method, fit_set)
+        yield str(name), pair, folded_predictor(pair.predict, axes) if axes else pair.predict
 
 
 def folded_predictor(plain: Predictor, axes: list[str]) -> Predictor:

@@ -49,6 +49,7 @@ class FittedPair:
         self.v.fit(train.params, train.v)
         self.fit_seconds = time.perf_counter() - start
         self.label = self.u.label
+        self.n_fitted = int(train.params.shape[0])  # the samples it was fitted to (images or folds included)
 
     def predict(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return self.u.predict(params), self.v.predict(params)
