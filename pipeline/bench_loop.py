@@ -43,7 +43,8 @@ def bench(rounds: int = 5, models: tuple[str, ...] = MODELS, geom: Geometry | No
                 for _ in range(k):
                     s()
 
-            epoch(), steps()  # warm-up: the allocator and oneDNN's kernel choice
+            epoch()  # warm-up: the allocator and oneDNN's kernel choice
+            steps()
             runs[name, "epoch"], runs[name, "steps"] = epoch, steps
             out["models"][name] = {"label": trainer.model.label, "steps_per_epoch": n_steps}
         for name, times in median_pairs(runs, rounds).items():

@@ -24,15 +24,18 @@ import os
 import statistics
 import tempfile
 import time
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import torch
+
+from surrogate.models import Geometry
 
 MODELS = ("fc_t", "conv2d", "conv3d", "conv2_5d", "conv2_5db", "conv1d_boundary")
 MODES = ("alone", "side_by_side", "threaded")
 
 
-def _worker(conn, models: tuple[str, ...], geometry) -> None:
+def _worker(conn: Connection, models: tuple[str, ...], geometry: Geometry) -> None:
     """Hold each model's bench step; on ``(model, threads, steps)`` time that many steps, send the median."""
     from pipeline.bench_surrogate import bench_trainer, train_step
 
@@ -54,7 +57,11 @@ def _worker(conn, models: tuple[str, ...], geometry) -> None:
 
 
 def bench(
-    rounds: int = 3, steps: int = 10, models: tuple[str, ...] = MODELS, cores: int | None = None, geometry=None
+    rounds: int = 3,
+    steps: int = 10,
+    models: tuple[str, ...] = MODELS,
+    cores: int | None = None,
+    geometry: Geometry | None = None,
 ) -> dict:
     """Median step of each model alone, side by side (``cores`` jobs) and threaded (``cores`` threads)."""
     from pipeline.bench_surrogate import default_geometry
