@@ -47,6 +47,9 @@ SCL := small-short_cos_lbfgs$(if $(filter 600,$(LBFGS)),,$(LBFGS))
 BOUNDARY_MODELS := fc_t_boundary,conv1d_boundary,conv1d_t_boundary,conv2d_boundary,conv1_5d_boundary
 STUDY3D := results/sweeps/3d-speedup
 STUDY4D := results/sweeps/4d-cost
+STUDYPAPER := results/sweeps/paper-quick
+# the paper preset's study: the slowest model first, so that two jobs end together
+PAPER_MODELS ?= conv2_5db,fc_t
 NEWMARK_CG := '+submodel.parent_schemes.newmark_cg={_target_:fe.newmark.Newmark,linear:cg}'
 SWEEP ?= results/sweeps/small-$(PROTOCOL)
 
@@ -83,7 +86,7 @@ define seed_checkpoints
 	done
 endef
 
-.PHONY: help setup data train submodel baselines ensemble report grid study study-quick study-short-cos study-mirror study-default study-quick-lbfgs study-short-cos-lbfgs study-short study-short-avg study-short-boundary study-long-boundary study-long-3d study-long-3d-lbfgs study-short-wide study-boundary study-3d study-4d tables all test test-fast test-mpi test-slurm lint bench clean
+.PHONY: help setup data train submodel baselines ensemble report grid study study-quick study-short-cos study-mirror study-default study-quick-lbfgs study-short-cos-lbfgs study-short study-short-avg study-short-boundary study-long-boundary study-long-3d study-long-3d-lbfgs study-short-wide study-boundary study-3d study-4d study-paper tables all test test-fast test-mpi test-slurm lint bench clean
 
 help: ## list the targets
 	@echo "wavezoom targets (overrides: make <target> ARGS='key=value ...'):"
@@ -252,6 +255,13 @@ study-3d: $(STAMP) ## 3D speed-up table (docs/results/3d-speedup): small3d/mediu
 		'hydra.sweep.subdir=$${data}-$${model.name}-$${reg.name}-s$${seed}'
 	$(PY) -m pipeline.submodel target=$(STUDY3D) progress=false threads=1 $(NEWMARK_CG)
 	$(PY) -m pipeline.speedup $(STUDY3D) --out docs/results/3d-speedup
+
+study-paper: $(STAMP) ## docs/results/paper-quick: the paper preset (129^2 parent, 33^2 zone, 129 snapshots), PAPER_MODELS / Basic x SEEDS at quick_b10 (Conv2.5Db ~45 min, FC t ~9 min per run on one core)
+	$(PY) -m pipeline.data dataset=paper progress=false
+	$(PY) -m pipeline.baselines data=paper progress=false
+	$(PY) -m pipeline.train -m data=paper model=$(PAPER_MODELS) reg=basic seed=$(SEEDS) train=quick_b10 \
+		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=$(STUDYPAPER)
+	$(call finish_study,$(STUDYPAPER),docs/results/paper-quick)
 
 study-4d: $(STAMP) ## accuracy cost of the 4D decomposition (docs/results/4d-cost): Conv4D, Conv3.5D, Conv3.5Db on medium3d (Conv4D ~1.5 h per run)
 	$(PY) -m pipeline.data dataset=medium3d progress=false; $(PY) -m pipeline.baselines data=medium3d progress=false

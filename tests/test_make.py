@@ -57,3 +57,23 @@ def test_the_studies_set_their_hull_reference_to_conv3d_when_they_train_it(targe
         assert "hull.reference" not in hull[0]
     else:
         assert reference in hull[0]
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs GNU make")
+def test_the_paper_study_runs_every_stage_on_the_paper_preset():
+    """study-paper's data, meter and runs are the paper preset's, not the small default's, and its
+    results land in the paper study's folders."""
+    out = subprocess.run(
+        ["make", "-n", "-f", str(MAKEFILE), "study-paper", "SEEDS=0,1"],
+        cwd=MAKEFILE.parent,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.replace("\\\n", " ")  # one line per command
+    stage = {m: [line for line in out.splitlines() if f"-m pipeline.{m} " in line] for m in ("data", "baselines", "train", "tables")}
+    assert all(len(lines) == 1 for lines in stage.values()), stage
+    assert "dataset=paper" in stage["data"][0]
+    assert "data=paper" in stage["baselines"][0]
+    train = stage["train"][0]
+    assert "data=paper" in train and "seed=0,1" in train and "hydra.sweep.dir=results/sweeps/paper-quick" in train
+    assert "--out docs/results/paper-quick" in stage["tables"][0]
