@@ -70,7 +70,8 @@ def test_the_paper_study_runs_every_stage_on_the_paper_preset():
         text=True,
         check=True,
     ).stdout.replace("\\\n", " ")  # one line per command
-    stage = {m: [line for line in out.splitlines() if f"-m pipeline.{m} " in line] for m in ("data", "baselines", "train", "tables")}
+    stages = ("data", "baselines", "train", "tables")
+    stage = {m: [line for line in out.splitlines() if f"-m pipeline.{m} " in line] for m in stages}
     assert all(len(lines) == 1 for lines in stage.values()), stage
     assert "dataset=paper" in stage["data"][0]
     assert "data=paper" in stage["baselines"][0]
