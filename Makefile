@@ -256,7 +256,7 @@ study-3d: $(STAMP) ## 3D speed-up table (docs/results/3d-speedup): small3d/mediu
 	$(PY) -m pipeline.submodel target=$(STUDY3D) progress=false threads=1 $(NEWMARK_CG)
 	$(PY) -m pipeline.speedup $(STUDY3D) --out docs/results/3d-speedup
 
-study-paper: $(STAMP) ## docs/results/paper-quick: the paper preset (129^2 parent, 33^2 zone, 129 snapshots), PAPER_MODELS / Basic x SEEDS at quick_b10 (Conv2.5Db ~45 min, FC t ~9 min per run on one core)
+study-paper: $(STAMP) ## docs/results/paper-quick: the paper preset (129^2 parent, 33^2 zone, 129 snapshots), PAPER_MODELS / Basic x SEEDS at quick_b10 (per run on one core beside another job: FC t 6 min, Conv2.5Db 40 min, Conv2D 40 min, Conv3D 80 min)
 	$(PY) -m pipeline.data dataset=paper progress=false
 	$(PY) -m pipeline.baselines data=paper progress=false
 	$(PY) -m pipeline.train -m data=paper model=$(PAPER_MODELS) reg=basic seed=$(SEEDS) train=quick_b10 \
