@@ -47,9 +47,13 @@ SCL := small-short_cos_lbfgs$(if $(filter 600,$(LBFGS)),,$(LBFGS))
 BOUNDARY_MODELS := fc_t_boundary,conv1d_boundary,conv1d_t_boundary,conv2d_boundary,conv1_5d_boundary
 STUDY3D := results/sweeps/3d-speedup
 STUDY4D := results/sweeps/4d-cost
-STUDYPAPER := results/sweeps/paper-quick
-# the paper preset's study: the slowest model first, so that two jobs end together
+# the paper preset's study: the slowest model first, so that two jobs end together; PAPER_ARGS / PAPER_TAG: a
+# variant's overrides and folder suffix (PAPER_ARGS="'model.widths=[16,32,32,32,16,8]'" PAPER_TAG=-w6 writes
+# paper-quick-w6), as a run resumes by name and a variant must not meet the default's runs
 PAPER_MODELS ?= conv2_5db,fc_t
+PAPER_ARGS ?=
+PAPER_TAG ?=
+STUDYPAPER = results/sweeps/paper-quick$(PAPER_TAG)
 NEWMARK_CG := '+submodel.parent_schemes.newmark_cg={_target_:fe.newmark.Newmark,linear:cg}'
 SWEEP ?= results/sweeps/small-$(PROTOCOL)
 
@@ -256,12 +260,12 @@ study-3d: $(STAMP) ## 3D speed-up table (docs/results/3d-speedup): small3d/mediu
 	$(PY) -m pipeline.submodel target=$(STUDY3D) progress=false threads=1 $(NEWMARK_CG)
 	$(PY) -m pipeline.speedup $(STUDY3D) --out docs/results/3d-speedup
 
-study-paper: $(STAMP) ## docs/results/paper-quick: the paper preset (129^2 parent, 33^2 zone, 129 snapshots), PAPER_MODELS / Basic x SEEDS at quick_b10 (per run on one core beside another job: FC t 6 min, Conv2.5Db 40 min, Conv2D 40 min, Conv3D 80 min)
+study-paper: $(STAMP) ## docs/results/paper-quick: the paper preset (129^2 parent, 33^2 zone, 129 snapshots), PAPER_MODELS / Basic x SEEDS at quick_b10, PAPER_ARGS / PAPER_TAG a variant (per run on one core beside another job: FC t 6 min, Conv2.5Db 40 min, Conv2D 40 min, Conv3D 80 min)
 	$(PY) -m pipeline.data dataset=paper progress=false
 	$(PY) -m pipeline.baselines data=paper progress=false
 	$(PY) -m pipeline.train -m data=paper model=$(PAPER_MODELS) reg=basic seed=$(SEEDS) train=quick_b10 \
-		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false hydra.sweep.dir=$(STUDYPAPER)
-	$(call finish_study,$(STUDYPAPER),docs/results/paper-quick)
+		hydra/launcher=local hydra.launcher.n_jobs=$(NJOBS) threads=1 progress=false $(PAPER_ARGS) hydra.sweep.dir=$(STUDYPAPER)
+	$(call finish_study,$(STUDYPAPER),docs/results/paper-quick$(PAPER_TAG))
 
 study-4d: $(STAMP) ## accuracy cost of the 4D decomposition (docs/results/4d-cost): Conv4D, Conv3.5D, Conv3.5Db on medium3d (Conv4D ~1.5 h per run)
 	$(PY) -m pipeline.data dataset=medium3d progress=false; $(PY) -m pipeline.baselines data=medium3d progress=false

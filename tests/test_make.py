@@ -60,21 +60,30 @@ def test_the_studies_set_their_hull_reference_to_conv3d_when_they_train_it(targe
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs GNU make")
-def test_the_paper_study_runs_every_stage_on_the_paper_preset():
+@pytest.mark.parametrize(
+    ("variables", "folder", "extra"),
+    [
+        ([], "paper-quick", None),
+        (["PAPER_ARGS=model.widths=[16,32,32,32,16,8]", "PAPER_TAG=-w6"], "paper-quick-w6", "model.widths=[16,32"),
+    ],
+)
+def test_the_paper_study_runs_every_stage_on_the_paper_preset(variables, folder, extra):
     """study-paper's data, meter and runs are the paper preset's, not the small default's, and its
-    results land in the paper study's folders."""
+    results land in the paper study's folders (a variant's in its own, with its overrides on the runs)."""
     out = subprocess.run(
-        ["make", "-n", "-f", str(MAKEFILE), "study-paper", "SEEDS=0,1"],
+        ["make", "-n", "-f", str(MAKEFILE), "study-paper", "SEEDS=0,1", *variables],
         cwd=MAKEFILE.parent,
         capture_output=True,
         text=True,
         check=True,
     ).stdout.replace("\\\n", " ")  # one line per command
-    stages = ("data", "baselines", "train", "tables")
+    stages = ("data", "baselines", "train", "submodel", "tables")
     stage = {m: [line for line in out.splitlines() if f"-m pipeline.{m} " in line] for m in stages}
     assert all(len(lines) == 1 for lines in stage.values()), stage
     assert "dataset=paper" in stage["data"][0]
     assert "data=paper" in stage["baselines"][0]
     train = stage["train"][0]
-    assert "data=paper" in train and "seed=0,1" in train and "hydra.sweep.dir=results/sweeps/paper-quick" in train
-    assert "--out docs/results/paper-quick" in stage["tables"][0]
+    assert "data=paper" in train and "seed=0,1" in train and f"hydra.sweep.dir=results/sweeps/{folder} " in train + " "
+    assert (extra in train) if extra else ("model.widths" not in train)
+    assert f"target=results/sweeps/{folder} " in stage["submodel"][0]
+    assert stage["tables"][0].split("--out ")[1].split()[0] == f"docs/results/{folder}"
