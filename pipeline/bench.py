@@ -1,7 +1,8 @@
 """``make bench``: print the benchmark figures (and ratios measured in the same run).
 
-``python -m pipeline.bench [fe|surrogate|factors|activation|surrogate3d|widths|loop|share|compile ...]``; with no
-argument every section runs but ``compile`` (opt-in: it compiles five models, minutes).
+``python -m pipeline.bench [fe|surrogate|factors|activation|surrogate3d|widths|loop|share|compile|precision ...]``;
+with no argument every section runs but ``compile`` (opt-in: it compiles five models, minutes) and
+``precision`` (opt-in: the bf16 autocast step, meant for CUDA).
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ SECTIONS = {
     "factors": ("bench_factors", "bench", "report"),
     "activation": ("bench_activation", "bench", "report"),
     "compile": ("bench_compile", "bench", "report"),
+    "precision": ("bench_precision", "bench", "report"),
     "widths": ("bench_widths", "bench", "report"),
     "loop": ("bench_loop", "bench", "report"),
     "share": ("bench_share", "bench", "report"),
 }
-# compile is opt-in: it compiles five models (minutes)
+# compile and precision are opt-in: compile compiles five models (minutes); precision's bf16 is meant for CUDA
 DEFAULT = ("fe", "surrogate", "factors", "activation", "surrogate3d", "widths", "loop", "share")
 
 

@@ -124,7 +124,9 @@ def bench_trainer(
     rng = np.random.default_rng(0)
     u, v = (rng.standard_normal((n, geom.n_times, *model.space)).astype(np.float32) for _ in range(2))
     p = rng.random((n, 1 + len(geom.field_axes)))
-    return Trainer(model, spec, regularization(cfg), p, u, v, 0.0625, tmp, {}, 0, torch.device("cpu"), compile=compile)
+    return Trainer(
+        model, spec, regularization(cfg), p, u, v, 0.0625, tmp, {}, 0, torch.device("cpu"), compile, str(cfg.precision)
+    )
 
 
 def train_step(trainer: Trainer) -> Callable[[], None]:

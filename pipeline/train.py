@@ -57,6 +57,7 @@ def content(cfg: DictConfig, train: dataset.Dataset) -> dict:
         **pick,
         **({"mirror": mirror} if mirror else {}),  # absent when off: runs made before the knob keep their fingerprint
         **({"mirror_mode": "fold"} if fold_axes(cfg) else {}),  # likewise: images, the first mode, is absent
+        **({"precision": cfg.precision} if cfg.get("precision", "fp32") != "fp32" else {}),  # fp32: as before the knob
         "seed": int(cfg.seed),
         "device": str(cfg.device),
         "data_fingerprint": train.attrs.get("fingerprint"),
@@ -112,6 +113,7 @@ def train_run(cfg: DictConfig, run_dir: str | Path, on_epoch=None) -> dict:
         int(cfg.seed),
         pick_device(str(cfg.device)),
         compile=bool(cfg.compile),
+        precision=str(cfg.precision),
     )
     figures = trainer.fit(progress=bool(cfg.progress), on_epoch=on_epoch)
     spec = ErrorSpec(**cfg.metrics)

@@ -15,6 +15,7 @@ from pipeline.mirror import MIRROR_MODES
 from pipeline.runs import regularization, train_spec
 from surrogate.metrics import ErrorSpec
 from surrogate.targets import TARGETS
+from surrogate.training import PRECISIONS
 
 DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 _MISSING = object()
@@ -79,6 +80,7 @@ def check_execution(cfg: DictConfig) -> None:
     integer(cfg, "threads", lo=1, none=True)
     boolean(cfg, "progress")
     boolean(cfg, "compile")
+    choice(cfg, "precision", PRECISIONS)
     device = _get(cfg, "device")
     if not (isinstance(device, str) and DEVICE.match(device)):
         raise ConfigError(f"device={device!r}: allowed auto, cpu, mps, cuda or cuda:<index>")

@@ -34,6 +34,9 @@ from surrogate.scaling import Scalers
 
 log = logging.getLogger(__name__)
 FUSED_ADAM = ("cpu", "cuda")  # devices with a fused Adam kernel in torch >= 2.4
+# the training forward's arithmetic: fp32, or bf16 autocast (convolutions and matmuls in bfloat16 with
+# fp32 weights, loss and optimizer; README, Benchmarks: slower on this project's CPUs, meant for CUDA)
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
 __all__ = ["CHECKPOINT", "Scalers", "TrainSpec", "Trainer", "pick_device", "predict"]
 
 
@@ -67,8 +70,12 @@ class Trainer:
         seed: int,
         device: torch.device,
         compile: bool = False,
+        precision: str = "fp32",
     ):
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision={precision!r}: allowed {sorted(PRECISIONS)}")
         self.model, self.spec, self.reg, self.dt = model.to(device), spec, reg, dt
+        self.precision, self._autocast = precision, PRECISIONS[precision]
         # The training step's forward runs through torch.compile when asked (the module itself, its
         # checkpoints and predictions stay eager); a compiler failure falls back to eager, once.
         self._forward = torch.compile(self.model, dynamic=False) if compile else self.model
@@ -150,7 +157,7 @@ class Trainer:
         p, sc = self.p[idx], self.dev_scalers
         if t_idx is not None and self.reg.uses_euler:
             t_idx = torch.cat([t_idx, t_idx + 1], dim=1)
-        u_hat, v_hat = self._forward(p, t_idx)
+        u_hat, v_hat = self._predict_batch(p, t_idx)
         u_ref = self.u[idx] if t_idx is None else torch.gather(self.u[idx], 1, _expand(t_idx, self.u))
         v_ref = self.v[idx] if t_idx is None else torch.gather(self.v[idx], 1, _expand(t_idx, self.v))
         loss = mse(u_hat, u_ref, self._weight(self.w_u, idx, t_idx)) + mse(
@@ -166,6 +173,15 @@ class Trainer:
                 now, nxt, v_now, v_nxt = u_phys[:, :k], u_phys[:, k:], v_phys[:, :k], v_phys[:, k:]
             loss = loss + self.reg.loss_term(now, nxt, v_now, v_nxt, self.dt, sc.v_sigma)
         return loss
+
+    def _predict_batch(self, p: torch.Tensor, t_idx: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The training forward, under bf16 autocast when asked; the fields come back in fp32, so the
+        loss, its Euler term and the gradients' accumulation stay fp32."""
+        if self._autocast is None:
+            return self._forward(p, t_idx)
+        with torch.autocast(self.device.type, dtype=self._autocast):
+            u_hat, v_hat = self._forward(p, t_idx)
+        return u_hat.float(), v_hat.float()
 
     @staticmethod
     def _weight(w: torch.Tensor | None, idx: torch.Tensor, t_idx: torch.Tensor | None) -> torch.Tensor | None:
@@ -257,6 +273,7 @@ class Trainer:
             "parameters": n_parameters(self.model),
             "peak_memory_bytes": memory.peak(),
             "compiled": self.compiled,  # whether the step ran through torch.compile (false after a fallback)
+            "precision": self.precision,
             "averaged_epochs": self.average.count if self.average is not None else 0,
             **({"lbfgs": self.lbfgs.figures()} if self.lbfgs is not None else {}),
         }

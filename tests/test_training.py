@@ -199,6 +199,37 @@ def test_a_compiled_step_trains_as_the_eager_one(tmp_path, train_cfg):
             assert compiled["eps"][split][f] == pytest.approx(eager["eps"][split][f], rel=1e-3)
 
 
+def test_bf16_autocasts_the_training_forward_only_and_is_part_of_the_fingerprint(tmp_path, train_cfg, tiny_data):
+    """precision=bf16: the training forward's fields differ from fp32's by bfloat16 round-off (not 0, under
+    5%), come back in fp32, and the run trains and scores in fp32; the fingerprint names bf16 while an fp32
+    run keeps the one it had before the knob; a bad value is refused naming the key."""
+    from fe import dataset
+    from pipeline.artefacts import ConfigError
+    from pipeline.bench_surrogate import bench_trainer
+    from pipeline.train import content
+    from pipeline.validate import check_train
+    from surrogate.models import Geometry
+
+    geom = Geometry(9, 9, 9, 32)
+    fp32, bf16 = (
+        bench_trainer("conv2_5db", "basic", geom, tmp_path / k, overrides=(f"precision={k}",)) for k in ("fp32", "bf16")
+    )
+    bf16.model.load_state_dict(fp32.model.state_dict())
+    with torch.no_grad():
+        a, b = fp32._predict_batch(fp32.p, None), bf16._predict_batch(bf16.p, None)
+    for x, y in zip(a, b, strict=True):
+        assert y.dtype == torch.float32
+        rel = float((x - y).norm() / x.norm())
+        assert 1e-4 < rel < 5e-2, rel
+    train = dataset.load(tiny_data / "train.h5")
+    assert "precision" not in content(train_cfg("precision=fp32"), train)
+    assert content(train_cfg("precision=bf16"), train)["precision"] == "bf16"
+    run = train_run(train_cfg("model=conv2d", "precision=bf16"), tmp_path / "run")
+    assert run["precision"] == "bf16" and all(0 < run["eps"]["test"][f] < 2 for f in "uv")
+    with pytest.raises(ConfigError, match=r"precision='fp16': allowed \['bf16', 'fp32'\]"):
+        check_train(train_cfg("precision=fp16"))
+
+
 def test_fused_adam_matches_the_per_parameter_loop_and_old_checkpoints_resume_unfused(tmp_path):
     """The trainer's fused Adam gives the per-parameter loop's weights to round-off; a checkpoint
     whose optimizer was saved unfused (runs begun before the switch) resumes unfused, bit for bit."""
