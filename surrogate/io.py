@@ -15,8 +15,10 @@ from pathlib import Path
 
 def atomic_write(path: str | Path, write: Callable[[Path], None], suffix: str = "") -> Path:
     """Call ``write(tmp)`` and rename ``tmp`` to ``path``; ``suffix`` keeps an extension some writers
-    insist on (``np.savez`` appends ``.npz``). The temporary file is removed if ``write`` fails."""
+    insist on (``np.savez`` appends ``.npz``). The temporary file is removed if ``write`` fails; a missing
+    folder is created (a benchmark's or a report's first artefact on a fresh clone)."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}{suffix}")
     try:
         write(tmp)

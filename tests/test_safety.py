@@ -295,3 +295,22 @@ def test_tables_fail_when_nothing_can_be_tabulated(tmp_path):
     (tmp_path / "sweep" / "broken-run" / ".hydra").mkdir(parents=True)
     with pytest.raises(SystemExit, match=r"nothing to tabulate(.|\n)*run broken-run: no metrics.json"):
         main([str(tmp_path / "sweep")])
+
+
+def test_an_atomic_write_creates_its_folder_and_leaves_nothing_behind_when_the_writer_fails(tmp_path):
+    """The first artefact of a fresh clone (e.g. ``results/bench/precision.json``) lands in a folder that
+    does not exist yet; a writer that dies leaves neither the target nor its temporary file."""
+    from surrogate.io import atomic_write, write_json
+
+    target = tmp_path / "results" / "bench" / "x.json"
+    write_json(target, {"a": 1})
+    assert json.loads(target.read_text()) == {"a": 1}
+
+    def dies(tmp: Path) -> None:
+        tmp.write_text("half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write(tmp_path / "new" / "y.json", dies)
+    assert list((tmp_path / "new").iterdir()) == []
+    assert json.loads(target.read_text()) == {"a": 1}
