@@ -142,7 +142,6 @@ def write_ablation(paths: Sequence[str | Path], out: str | Path) -> Path:
     if out.suffix != ".csv":
         raise RunError(f"--out {out}: the CSV to write must end in .csv")
     cells = gather(paths)
-    out.parent.mkdir(parents=True, exist_ok=True)
     records = out.with_suffix(".jsonl")
     text = dumps(cells)
     if not any(Path(p).resolve() == records.resolve() for p in paths):  # regenerating from it: keep it as is

@@ -230,7 +230,6 @@ def bench(
         out["grid"] = grid_estimate(out["models"], limits["matmul_gflops"], plan_of(preset))
     if layer:
         out["layer"] = layer_bench(limits, rounds)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
     write_json(out_path, out)
     out["written"] = str(out_path)
     return out

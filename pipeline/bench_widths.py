@@ -57,7 +57,6 @@ def bench(rounds: int = 5, models: tuple[str, ...] = MODELS, widths: tuple[str, 
         for w in widths
     }
     out = {"threads": torch.get_num_threads(), "limits": limits, "cells": derive(cells, limits["matmul_gflops"])}
-    OUT.parent.mkdir(parents=True, exist_ok=True)
     write_json(OUT, out)
     return {**out, "written": str(OUT)}
 
